@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# mpirun.sh: mpirun with the settings dltrain wants on one machine or a
+# cluster: one rank per core block, bound to its cores, and each rank's BLAS
+# threads set to its share of the node's cores (dltrain does that itself
+# when OPENBLAS_NUM_THREADS is unset). Usage: launch/mpirun.sh -np N CMD...
+# Extra mpirun flags go in MPIRUN_FLAGS (e.g. "--hostfile hosts").
+set -euo pipefail
+extra=()
+[ "$(id -u)" -eq 0 ] && extra+=(--allow-run-as-root)
+np=1
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  [ "${args[$i]}" = "-np" ] && np=${args[$((i + 1))]}
+done
+# More ranks than cores (a laptop test): allow it, and do not bind.
+if [ "$np" -gt "$(nproc)" ] && [ -z "${MPIRUN_FLAGS:-}" ]; then
+  extra+=(--oversubscribe --bind-to none)
+elif [ -z "${MPIRUN_FLAGS:-}" ]; then
+  # one machine: each rank gets an equal block of cores for its BLAS threads
+  extra+=(--map-by "slot:PE=$(( $(nproc) / np ))" --bind-to core)
+else
+  extra+=(--map-by socket --bind-to core)
+fi
+# shellcheck disable=SC2086
+exec mpirun "${extra[@]}" ${MPIRUN_FLAGS:-} "$@"

@@ -1,0 +1,293 @@
+/* checkpoint.c: save and load checkpoints (format in checkpoint.h). */
+#include "checkpoint.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dltrain.h"
+
+/* ---- small HDF5 helpers; each closes what it opens on every path ---- */
+
+static int put_attr_str(hid_t obj, const char *name, const char *value) {
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, t, &value) >= 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp); H5Tclose(t);
+    return ok;
+}
+
+static int put_attr_strs(hid_t obj, const char *name, char *const *v, int n) {
+    hsize_t dim = (hsize_t)n;
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate_simple(1, &dim, NULL);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, t, v) >= 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp); H5Tclose(t);
+    return ok;
+}
+
+static int put_attr_i64(hid_t obj, const char *name, const int64_t *v, int n) {
+    hsize_t dim = (hsize_t)n;
+    hid_t sp = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
+    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, v) >= 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return ok;
+}
+
+/* Reads an integer attribute of any integer type (n values). */
+static int get_attr_i64(hid_t obj, const char *name, int64_t *v, int n) {
+    if (H5Aexists(obj, name) <= 0) return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return 0;
+    hid_t sp = H5Aget_space(a), t = H5Aget_type(a);
+    int ok = H5Tget_class(t) == H5T_INTEGER && H5Sget_simple_extent_npoints(sp) == n &&
+             H5Aread(a, H5T_NATIVE_INT64, v) >= 0;
+    H5Tclose(t); H5Sclose(sp); H5Aclose(a);
+    return ok;
+}
+
+/* Reads a string attribute (fixed or variable length) into a new string. */
+static char *get_attr_str(hid_t obj, const char *name) {
+    if (H5Aexists(obj, name) <= 0) return NULL;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return NULL;
+    hid_t t = H5Aget_type(a);
+    char *out = NULL;
+    if (H5Tget_class(t) == H5T_STRING) {
+        if (H5Tis_variable_str(t) > 0) {
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            char *s = NULL;
+            if (H5Aread(a, mt, &s) >= 0 && s) { out = dl_strdup(s); H5free_memory(s); }
+            H5Tclose(mt);
+        } else {
+            size_t n = H5Tget_size(t);
+            out = dl_calloc(n + 1, 1);
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, n + 1);
+            if (H5Aread(a, mt, out) < 0) { dl_free(out); out = NULL; }
+            H5Tclose(mt);
+        }
+    }
+    H5Tclose(t); H5Aclose(a);
+    return out;
+}
+
+/* Reads a 1-D string attribute (fixed or variable length) into n new strings. */
+static char **get_attr_strs(hid_t obj, const char *name, int *n) {
+    *n = 0;
+    if (H5Aexists(obj, name) <= 0) return NULL;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+    hssize_t count = H5Sget_simple_extent_npoints(sp);
+    char **out = NULL;
+    if (H5Tget_class(t) == H5T_STRING && count > 0 && count < 1000000) {
+        out = dl_calloc((size_t)count, sizeof(char *));
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        if (H5Tis_variable_str(t) > 0) {
+            H5Tset_size(mt, H5T_VARIABLE);
+            char **raw = dl_calloc((size_t)count, sizeof(char *));
+            if (H5Aread(a, mt, raw) >= 0)
+                for (hssize_t i = 0; i < count; i++) out[i] = dl_strdup(raw[i] ? raw[i] : "");
+            H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, raw);
+            dl_free(raw);
+        } else {
+            size_t len = H5Tget_size(t);
+            H5Tset_size(mt, len);
+            char *raw = dl_calloc((size_t)count * len + 1, 1);
+            if (H5Aread(a, mt, raw) >= 0)
+                for (hssize_t i = 0; i < count; i++) {
+                    out[i] = dl_calloc(len + 1, 1);
+                    memcpy(out[i], raw + i * len, len);
+                }
+            dl_free(raw);
+        }
+        H5Tclose(mt);
+        for (hssize_t i = 0; i < count; i++) if (!out[i]) out[i] = dl_strdup("");
+        *n = (int)count;
+    }
+    H5Sclose(sp); H5Tclose(t); H5Aclose(a);
+    return out;
+}
+
+static int put_floats(hid_t group, const char *name, const float *v, const TensorInfo *t) {
+    hsize_t dims[4];
+    for (int i = 0; i < t->rank; i++) dims[i] = (hsize_t)t->dims[i];
+    hid_t sp = H5Screate_simple(t->rank, dims, NULL);
+    hid_t d = H5Dcreate2(group, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0;
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(sp);
+    return ok;
+}
+
+/* Writes every tensor of one kind (params, states) under root/<layer>/. */
+static int put_layer_tensors(hid_t file, const char *root, const Model *m, const float *base,
+                             const size_t *off, int use_states) {
+    hid_t g = H5Gcreate2(file, root, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return 0;
+    int ok = 1;
+    for (int i = 0; i < m->n_layers && ok; i++) {
+        TensorInfo t[4];
+        const LayerOps *ops = layer_ops(m->spec[i].kind);
+        int nt = use_states ? ops->states(&m->spec[i], t) : ops->params(&m->spec[i], t);
+        if (!nt) continue;
+        hid_t lg = H5Gcreate2(g, m->spec[i].name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (lg < 0) { ok = 0; break; }
+        const float *v = base + off[i];
+        for (int j = 0; j < nt && ok; j++) {
+            ok = put_floats(lg, t[j].name, v, &t[j]);
+            v += tensor_info_size(&t[j]);
+        }
+        H5Gclose(lg);
+    }
+    H5Gclose(g);
+    return ok;
+}
+
+static hid_t create_group_path(hid_t file, const char *path) {
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = H5Gcreate2(file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    return g;
+}
+
+static int write_file(const char *tmp, const Model *m, const CheckpointMeta *meta) {
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return 0;
+    int64_t input[3] = { m->input.c, m->input.h, m->input.w };
+    int64_t one;
+    int ok = 1;
+    ok = ok && put_attr_i64(f, "format_version", &(int64_t){ CHECKPOINT_FORMAT_VERSION }, 1);
+    ok = ok && put_attr_str(f, "dltrain_version", DLTRAIN_VERSION);
+    ok = ok && put_attr_str(f, "model", m->text);
+    ok = ok && put_attr_str(f, "model_source", m->source);
+    ok = ok && put_attr_i64(f, "input", input, 3);
+    if (meta->k > 0) ok = ok && put_attr_strs(f, "class_names", meta->class_names, meta->k);
+    one = meta->epoch;              ok = ok && put_attr_i64(f, "epoch", &one, 1);
+    one = meta->step;               ok = ok && put_attr_i64(f, "step", &one, 1);
+    one = (int64_t)meta->seed;      ok = ok && put_attr_i64(f, "seed", &one, 1);
+    one = meta->batch;              ok = ok && put_attr_i64(f, "batch", &one, 1);
+    one = meta->groups;             ok = ok && put_attr_i64(f, "groups", &one, 1);
+    ok = ok && put_layer_tensors(f, "params", m, m->params, m->w_off, 0);
+    ok = ok && put_layer_tensors(f, "state", m, m->state, m->st_off, 1);
+    if (ok && meta->momentum) {
+        hid_t g = create_group_path(f, "optim");
+        ok = g >= 0;
+        if (g >= 0) H5Gclose(g);
+        ok = ok && put_layer_tensors(f, "optim/momentum", m, meta->momentum, m->w_off, 0);
+    }
+    ok = H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 && ok;
+    ok = H5Fclose(f) >= 0 && ok;
+    return ok;
+}
+
+DlStatus checkpoint_save(const char *path, const Model *m, const CheckpointMeta *meta) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp)
+        return dl_fail(DL_EIO, "checkpoint path too long: %s", path);
+    if (!write_file(tmp, m, meta)) {
+        remove(tmp);
+        return dl_fail(DL_EIO, "cannot write checkpoint '%s' (disk full or no permission?)", tmp);
+    }
+    /* rename() is atomic on POSIX: readers see the old file or the new one. */
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        return dl_fail(DL_EIO, "cannot rename %s -> %s: %s", tmp, path, strerror(e));
+    }
+    return DL_OK;
+}
+
+void checkpoint_info_free(CheckpointInfo *info) {
+    dl_free(info->model_text);
+    dl_free(info->model_source);
+    for (int i = 0; i < info->k; i++) dl_free(info->class_names[i]);
+    dl_free(info->class_names);
+    *info = (CheckpointInfo){ 0 };
+}
+
+DlStatus checkpoint_info(CheckpointInfo *info, const char *path) {
+    *info = (CheckpointInfo){ 0 };
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (H5Fis_hdf5(path) <= 0)
+        return dl_fail(DL_EIO, "cannot open checkpoint '%s': missing, truncated or not an HDF5 file", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return dl_fail(DL_EIO, "cannot open checkpoint '%s': truncated or not an HDF5 file", path);
+    int64_t ver = 0, input[3] = { 0 }, v = 0;
+    DlStatus st = DL_OK;
+    if (!get_attr_i64(f, "format_version", &ver, 1) || !(info->model_text = get_attr_str(f, "model")))
+        st = dl_fail(DL_EFORMAT, "'%s' is not a dltrain checkpoint (no format_version or model attribute)", path);
+    else if (ver > CHECKPOINT_FORMAT_VERSION)
+        st = dl_fail(DL_EFORMAT, "'%s' has checkpoint format %lld; this dltrain %s reads up to %d: upgrade dltrain",
+                     path, (long long)ver, DLTRAIN_VERSION, CHECKPOINT_FORMAT_VERSION);
+    else if (!get_attr_i64(f, "input", input, 3))
+        st = dl_fail(DL_EFORMAT, "checkpoint '%s' has no valid 'input' attribute (3 integers)", path);
+    if (st == DL_OK) {
+        info->model_source = get_attr_str(f, "model_source");
+        if (!info->model_source) info->model_source = dl_strdup(path);
+        info->input = (Shape){ (int)input[0], (int)input[1], (int)input[2] };
+        if (get_attr_i64(f, "epoch", &v, 1)) info->epoch = (int)v;
+        if (get_attr_i64(f, "step", &v, 1)) info->step = v;
+        if (get_attr_i64(f, "seed", &v, 1)) info->seed = (uint64_t)v;
+        if (get_attr_i64(f, "batch", &v, 1)) info->batch = (int)v;
+        if (get_attr_i64(f, "groups", &v, 1)) info->groups = (int)v;
+        info->class_names = get_attr_strs(f, "class_names", &info->k);
+    }
+    H5Fclose(f);
+    if (st != DL_OK) checkpoint_info_free(info);
+    return st;
+}
+
+static DlStatus get_layer_tensors(hid_t f, const char *path, const char *root, const Model *m,
+                                  float *base, const size_t *off, int use_states) {
+    for (int i = 0; i < m->n_layers; i++) {
+        TensorInfo t[4];
+        const LayerOps *ops = layer_ops(m->spec[i].kind);
+        int nt = use_states ? ops->states(&m->spec[i], t) : ops->params(&m->spec[i], t);
+        float *v = base + off[i];
+        for (int j = 0; j < nt; j++) {
+            char name[256];
+            snprintf(name, sizeof name, "/%s/%s/%s", root, m->spec[i].name, t[j].name);
+            hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+            if (d < 0) return dl_fail(DL_EFORMAT, "checkpoint '%s' has no '%s': it was written for another model", path, name);
+            hid_t sp = H5Dget_space(d);
+            hsize_t dims[8];
+            int rank = H5Sget_simple_extent_ndims(sp);
+            int same = rank == t[j].rank;
+            if (same) {
+                H5Sget_simple_extent_dims(sp, dims, NULL);
+                for (int k = 0; k < rank; k++) same &= dims[k] == (hsize_t)t[j].dims[k];
+            }
+            int ok = same && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0;
+            H5Sclose(sp); H5Dclose(d);
+            if (!same) return dl_fail(DL_EFORMAT, "checkpoint '%s': '%s' has another shape than this model's layer (another architecture or class count?)", path, name);
+            if (!ok) return dl_fail(DL_EIO, "checkpoint '%s': cannot read '%s' (file damaged?)", path, name);
+            v += tensor_info_size(&t[j]);
+        }
+    }
+    return DL_OK;
+}
+
+DlStatus checkpoint_load(const char *path, Model *m, float *momentum) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return dl_fail(DL_EIO, "cannot open checkpoint '%s': truncated or not an HDF5 file", path);
+    DlStatus st = get_layer_tensors(f, path, "params", m, m->params, m->w_off, 0);
+    if (st == DL_OK) st = get_layer_tensors(f, path, "state", m, m->state, m->st_off, 1);
+    if (st == DL_OK && momentum && H5Lexists(f, "/optim", H5P_DEFAULT) > 0)
+        st = get_layer_tensors(f, path, "optim/momentum", m, momentum, m->w_off, 0);
+    H5Fclose(f);
+    return st;
+}

@@ -1,0 +1,214 @@
+/* cli.c: the `dltrain` command line. Every flag is declared once in a table
+ * with its type and default; --help prints the table. Unknown flags are
+ * errors. Only this file (through main) decides the exit status. */
+#define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data/dataset.h"
+#include "dist.h"
+#include "dltrain.h"
+#include "model.h"
+#include "train.h"
+
+typedef enum { F_STR, F_INT, F_FLOAT, F_BOOL, F_U64 } FlagType;
+
+typedef struct {
+    const char *name;         /* without the leading -- */
+    FlagType type;
+    void *dst;
+    const char *def;          /* shown in --help; NULL: required */
+    const char *help;
+} Flag;
+
+static DlStatus parse_flags(const Flag *flags, int nflags, int argc, char **argv, const char *cmd) {
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0)
+            return dl_fail(DL_EARG, "%s: unexpected argument '%s' (see dltrain %s --help)", cmd, a, cmd);
+        const char *eq = strchr(a + 2, '=');
+        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        const Flag *f = NULL;
+        for (int j = 0; j < nflags; j++)
+            if (strlen(flags[j].name) == len && strncmp(flags[j].name, a + 2, len) == 0) f = &flags[j];
+        if (!f) return dl_fail(DL_EARG, "%s: unknown flag '%s' (see dltrain %s --help)", cmd, a, cmd);
+        if (f->type == F_BOOL) { *(int *)f->dst = 1; continue; }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) return dl_fail(DL_EARG, "%s: --%s needs a value", cmd, f->name);
+        char *end = NULL;
+        errno = 0;
+        switch (f->type) {
+        case F_STR: *(const char **)f->dst = v; end = (char *)v + strlen(v); break;
+        case F_INT: { long x = strtol(v, &end, 10); *(int *)f->dst = (int)x; if (x < -2147483647L || x > 2147483647L) errno = ERANGE; break; }
+        case F_U64: *(uint64_t *)f->dst = strtoull(v, &end, 10); break;
+        case F_FLOAT: *(float *)f->dst = strtof(v, &end); break;
+        case F_BOOL: break;
+        }
+        if (errno || !end || *end || end == v)
+            return dl_fail(DL_EARG, "%s: bad value '%s' for --%s", cmd, v, f->name);
+    }
+    for (int j = 0; j < nflags; j++)
+        if (!flags[j].def && flags[j].type == F_STR && !*(const char **)flags[j].dst)
+            return dl_fail(DL_EARG, "%s: --%s is required (see dltrain %s --help)", cmd, flags[j].name, cmd);
+    return DL_OK;
+}
+
+static void print_flags(const char *usage, const Flag *flags, int nflags) {
+    printf("%s\n\n", usage);
+    for (int j = 0; j < nflags; j++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s", flags[j].name, flags[j].type == F_BOOL ? "" : " V");
+        printf("  %-22s %s", left, flags[j].help);
+        if (flags[j].def) printf(" [default: %s]", flags[j].def);
+        else if (flags[j].type != F_BOOL) printf(" (required)");
+        printf("\n");
+    }
+}
+
+static int wants_help(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+    return 0;
+}
+
+/* Threads per rank: OPENBLAS_NUM_THREADS if set, else the node's cores
+ * divided by the ranks on it (dist_local_size), at least 1. */
+static int setup_threads(const Dist *d) {
+    const char *env = getenv("OPENBLAS_NUM_THREADS");
+    int n = env ? atoi(env) : 0;
+    if (n < 1) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = (int)(cores / dist_local_size(d));
+        if (n < 1) n = 1;
+    }
+    openblas_set_num_threads(n);
+    return n;
+}
+
+static int cmd_train(int argc, char **argv, const Dist *d) {
+    TrainConfig c = { .epochs = 10, .batch = 64, .groups = 4, .lr = 0.05f, .momentum = 0.9f,
+                      .seed = 1, .progress = -1 };
+    int no_progress = 0;
+    const Flag flags[] = {
+        { "train", F_STR, &c.train_path, NULL, "training dataset (HDF5, from dlprep)" },
+        { "valid", F_STR, &c.valid_path, NULL, "validation dataset (HDF5), evaluated after every epoch" },
+        { "model", F_STR, &c.model, NULL, "zoo model name or model file (see `dltrain summary`)" },
+        { "out", F_STR, &c.out_dir, NULL, "run directory: last.h5, metrics.csv, log.txt" },
+        { "epochs", F_INT, &c.epochs, "10", "passes over the training data" },
+        { "batch", F_INT, &c.batch, "64", "global batch size (all ranks together)" },
+        { "groups", F_INT, &c.groups, "4", "fixed groups per batch (power of two); batch-norm statistics are per group; -np must divide it" },
+        { "lr", F_FLOAT, &c.lr, "0.05", "learning rate" },
+        { "momentum", F_FLOAT, &c.momentum, "0.9", "SGD momentum" },
+        { "nesterov", F_BOOL, &c.nesterov, NULL, "Nesterov momentum" },
+        { "weight-decay", F_FLOAT, &c.weight_decay, "0", "L2 weight decay on conv/dense weights (not biases or batch norm)" },
+        { "seed", F_U64, &c.seed, "1", "seed of every random choice (init, shuffling, dropout)" },
+        { "limit", F_INT, &c.limit, "0", "train on the first N images only (0: all); for quick checks" },
+        { "no-progress", F_BOOL, &no_progress, NULL, "no progress bar or progress lines" },
+    };
+    int nflags = (int)(sizeof flags / sizeof flags[0]);
+    if (wants_help(argc, argv)) {
+        if (d->rank == 0)
+            print_flags("usage: [mpirun -np N] dltrain train --train T.h5 --valid V.h5 --model NAME|FILE --out RUNDIR [flags]",
+                        flags, nflags);
+        return 0;
+    }
+    DlStatus st = parse_flags(flags, nflags, argc, argv, "train");
+    if (no_progress) c.progress = 0;
+    if (st == DL_OK) {
+        int threads = setup_threads(d);
+        if (d->rank == 0)
+            printf("threads: %d BLAS thread%s per rank (set OPENBLAS_NUM_THREADS to change)\n", threads, threads > 1 ? "s" : "");
+        st = train_run(&c, d);
+    }
+    if (st != DL_OK) {
+        if (d->rank == 0) fprintf(stderr, "dltrain: %s\n", dl_errmsg());
+        return st == DL_EARG ? 2 : 1;
+    }
+    return 0;
+}
+
+static int parse_shape(const char *s, Shape *out) {
+    return sscanf(s, "%d,%d,%d", &out->c, &out->h, &out->w) == 3 && out->c > 0 && out->h > 0 && out->w > 0;
+}
+
+static int cmd_summary(int argc, char **argv, const Dist *d) {
+    const char *model = NULL, *data = NULL, *input = NULL;
+    int classes = 10;
+    const Flag flags[] = {
+        { "model", F_STR, &model, NULL, "zoo model name or model file" },
+        { "data", F_STR, &data, "none", "take input shape and classes from this dataset" },
+        { "input", F_STR, &input, "1,28,28", "input channels,height,width (without --data)" },
+        { "classes", F_INT, &classes, "10", "class count (without --data)" },
+    };
+    int nflags = (int)(sizeof flags / sizeof flags[0]);
+    if (wants_help(argc, argv)) {
+        if (d->rank == 0) {
+            print_flags("usage: dltrain summary --model NAME|FILE [--data D.h5 | --input C,H,W --classes K]", flags, nflags);
+            printf("\nzoo models: %s\n", model_zoo_names());
+        }
+        return 0;
+    }
+    DlStatus st = parse_flags(flags, nflags, argc, argv, "summary");
+    Shape in = { 0, 0, 0 };
+    if (st == DL_OK && data) {
+        Dataset ds;
+        st = dataset_open(&ds, data);
+        if (st == DL_OK) { in = (Shape){ ds.c, ds.h, ds.w }; classes = ds.k; dataset_close(&ds); }
+    } else if (st == DL_OK && input && !parse_shape(input, &in)) {
+        st = dl_fail(DL_EARG, "summary: --input wants C,H,W like 3,64,64 (got '%s')", input);
+    }
+    char *text = NULL;
+    Model m = { 0 };
+    if (st == DL_OK) st = model_text_load(&text, model);
+    if (st == DL_OK) {
+        /* Without --data or --input, an `input` line in the model file wins
+         * over the default 1x28x28. */
+        int guess = !data && !input;
+        st = model_init(&m, text, model, in, classes, 1);
+        if (st != DL_OK && guess && strstr(dl_errmsg(), "no input shape"))
+            st = model_init(&m, text, model, (Shape){ 1, 28, 28 }, classes, 1);
+    }
+    if (st == DL_OK && d->rank == 0) model_summary(&m, stdout);
+    model_free(&m);
+    dl_free(text);
+    if (st != DL_OK) {
+        if (d->rank == 0) fprintf(stderr, "dltrain: %s\n", dl_errmsg());
+        return st == DL_EARG ? 2 : 1;
+    }
+    return 0;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "dltrain %s: data-parallel CNN training, the same weights bit for bit for any rank count\n\n"
+            "usage: [mpirun -np N] dltrain COMMAND [flags]   (dltrain COMMAND --help for its flags)\n\n"
+            "commands:\n"
+            "  train     train a model on an HDF5 dataset (see dlprep), validate every epoch\n"
+            "  summary   print a model's layers, output shapes and parameter counts\n\n"
+            "zoo models: %s\n",
+            DLTRAIN_VERSION, model_zoo_names());
+}
+
+int dl_dltrain_main(int argc, char **argv) {
+    Dist d;
+    if (dist_init(&d, &argc, &argv) != DL_OK) { fprintf(stderr, "dltrain: %s\n", dl_errmsg()); return 1; }
+    int rc;
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        if (d.rank == 0) usage(argc < 2 ? stderr : stdout);
+        rc = argc < 2 ? 2 : 0;
+    } else if (!strcmp(argv[1], "--version")) {
+        if (d.rank == 0) printf("dltrain %s\n", DLTRAIN_VERSION);
+        rc = 0;
+    } else if (!strcmp(argv[1], "train")) rc = cmd_train(argc - 2, argv + 2, &d);
+    else if (!strcmp(argv[1], "summary")) rc = cmd_summary(argc - 2, argv + 2, &d);
+    else {
+        if (d.rank == 0) fprintf(stderr, "dltrain: unknown command '%s' (commands: train, summary; see dltrain --help)\n", argv[1]);
+        rc = 2;
+    }
+    dist_finalize(&d);
+    return rc;
+}

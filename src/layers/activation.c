@@ -1,0 +1,49 @@
+/* activation.c: element-wise ReLU and leaky ReLU, and flatten (a reshape).
+ * Backward reads the forward input, so nothing is cached. The derivative at
+ * exactly 0 is taken as 0 (PyTorch's convention). */
+#include <string.h>
+
+#include "layers/layer.h"
+
+static DlStatus same_shape(LayerSpec *s) { s->out = s->in; return DL_OK; }
+
+static void relu_forward(const LayerCtx *c) {
+    size_t n = (size_t)c->n * shape_size(c->s->in);
+    for (size_t i = 0; i < n; i++) c->out[i] = c->in[i] > 0.0f ? c->in[i] : 0.0f;
+}
+
+static void relu_backward(const LayerCtx *c) {
+    size_t n = (size_t)c->n * shape_size(c->s->in);
+    for (size_t i = 0; i < n; i++) c->din[i] += c->in[i] > 0.0f ? c->dout[i] : 0.0f;
+}
+
+static void leaky_forward(const LayerCtx *c) {
+    size_t n = (size_t)c->n * shape_size(c->s->in);
+    float a = c->s->alpha;
+    for (size_t i = 0; i < n; i++) c->out[i] = c->in[i] > 0.0f ? c->in[i] : a * c->in[i];
+}
+
+static void leaky_backward(const LayerCtx *c) {
+    size_t n = (size_t)c->n * shape_size(c->s->in);
+    float a = c->s->alpha;
+    for (size_t i = 0; i < n; i++) c->din[i] += c->in[i] > 0.0f ? c->dout[i] : a * c->dout[i];
+}
+
+static DlStatus flatten_shape(LayerSpec *s) { s->out = (Shape){ (int)shape_size(s->in), 1, 1 }; return DL_OK; }
+
+static void copy_forward(const LayerCtx *c) {
+    memcpy(c->out, c->in, sizeof(float) * c->n * shape_size(c->s->in));
+}
+
+static void add_backward(const LayerCtx *c) {
+    size_t n = (size_t)c->n * shape_size(c->s->in);
+    for (size_t i = 0; i < n; i++) c->din[i] += c->dout[i];
+}
+
+#define ELEMENTWISE(kw, fwd, bwd, shp) { .kind = kw, .shape = shp, .params = no_tensors, \
+    .states = no_tensors, .cache_count = no_floats, .scratch_count = no_floats, .init = no_init, \
+    .forward = fwd, .backward = bwd }
+
+const LayerOps relu_ops = ELEMENTWISE("relu", relu_forward, relu_backward, same_shape);
+const LayerOps leaky_ops = ELEMENTWISE("leaky", leaky_forward, leaky_backward, same_shape);
+const LayerOps flatten_ops = ELEMENTWISE("flatten", copy_forward, add_backward, flatten_shape);

@@ -1,0 +1,148 @@
+/* conv.c: 2-D convolution, NCHW, as im2col + one cblas_sgemm per group.
+ * weight (K, C, R, S) as in PyTorch, bias (K). Zero padding `pad` on every
+ * side (`pad=same` is (R-1)/2), any stride.
+ * Not here: groups, dilation (no model in the zoo uses them). */
+#include <cblas.h>
+#include <string.h>
+
+#include "layers/layer.h"
+
+static void conv_geom(const LayerSpec *s, int *pad, int *P, int *Q) {
+    *pad = s->pad == PAD_SAME ? (s->size - 1) / 2 : s->pad;
+    *P = (s->in.h + 2 * *pad - s->size) / s->stride + 1;
+    *Q = (s->in.w + 2 * *pad - s->size) / s->stride + 1;
+}
+
+static DlStatus conv_shape(LayerSpec *s) {
+    int pad, P, Q;
+    if (s->filters < 1 || s->size < 1 || s->stride < 1)
+        return dl_fail(DL_EFORMAT, "conv needs filters>=1, size>=1, stride>=1");
+    if (s->pad == PAD_SAME && s->size % 2 == 0)
+        return dl_fail(DL_EFORMAT, "pad=same needs an odd kernel size (got size=%d); give pad=N", s->size);
+    conv_geom(s, &pad, &P, &Q);
+    if (P < 1 || Q < 1)
+        return dl_fail(DL_EFORMAT, "input %dx%d is smaller than the %dx%d kernel", s->in.h, s->in.w, s->size, s->size);
+    s->out = (Shape){ s->filters, P, Q };
+    return DL_OK;
+}
+
+static int conv_params(const LayerSpec *s, TensorInfo t[4]) {
+    t[0] = (TensorInfo){ "weight", 4, { s->filters, s->in.c, s->size, s->size }, 1 };
+    t[1] = (TensorInfo){ "bias", 1, { s->filters }, 0 };
+    return 2;
+}
+
+/* cache: the group's col (C*R*S, n*P*Q), kept from forward for backward */
+static size_t conv_cache(const LayerSpec *s, int n) {
+    return (size_t)s->in.c * s->size * s->size * n * s->out.h * s->out.w;
+}
+
+/* scratch: dy or y transposed to (K, n*P*Q), then dcol (C*R*S, n*P*Q) */
+static size_t conv_scratch(const LayerSpec *s, int n) {
+    return (size_t)(s->filters + s->in.c * s->size * s->size) * n * s->out.h * s->out.w;
+}
+
+static void conv_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
+    (void)state;
+    int fan_in = s->in.c * s->size * s->size;
+    init_he_uniform(w, (size_t)s->filters * fan_in, fan_in, r);
+    memset(w + (size_t)s->filters * fan_in, 0, sizeof(float) * s->filters);
+}
+
+/* Columns [0, P*Q) of col (C*R*S rows, row stride ld) from one image x (C, H, W). */
+static void im2col(float *col, size_t ld, const float *x, const LayerSpec *s, int pad, int P, int Q) {
+    int C = s->in.c, H = s->in.h, W = s->in.w, R = s->size, st = s->stride;
+    for (int c = 0; c < C; c++)
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < R; t++) {
+                float *row = col + (((size_t)c * R + r) * R + t) * ld;
+                /* output columns q whose input column q*st - pad + t is inside [0, W) */
+                int q0 = pad - t > 0 ? (pad - t + st - 1) / st : 0;
+                int q1 = (W - 1 + pad - t) / st + 1;
+                if (q1 > Q) q1 = Q;
+                if (q1 < q0) q1 = q0;
+                for (int p = 0; p < P; p++) {
+                    int h = p * st - pad + r;
+                    float *dst = row + (size_t)p * Q;
+                    if (h < 0 || h >= H) { memset(dst, 0, sizeof(float) * Q); continue; }
+                    const float *src = x + ((size_t)c * H + h) * W + t - pad;
+                    for (int q = 0; q < q0; q++) dst[q] = 0.0f;
+                    if (st == 1) memcpy(dst + q0, src + q0, sizeof(float) * (q1 - q0));
+                    else for (int q = q0; q < q1; q++) dst[q] = src[q * st];
+                    for (int q = q1; q < Q; q++) dst[q] = 0.0f;
+                }
+            }
+}
+
+/* dx (C, H, W) += col2im(columns [0, P*Q) of col, row stride ld). */
+static void col2im_add(float *dx, const float *col, size_t ld, const LayerSpec *s, int pad, int P, int Q) {
+    int C = s->in.c, H = s->in.h, W = s->in.w, R = s->size, st = s->stride;
+    for (int c = 0; c < C; c++)
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < R; t++) {
+                const float *row = col + (((size_t)c * R + r) * R + t) * ld;
+                int q0 = pad - t > 0 ? (pad - t + st - 1) / st : 0;
+                int q1 = (W - 1 + pad - t) / st + 1;
+                if (q1 > Q) q1 = Q;
+                for (int p = 0; p < P; p++) {
+                    int h = p * st - pad + r;
+                    if (h < 0 || h >= H) continue;
+                    float *dst = dx + ((size_t)c * H + h) * W + t - pad;
+                    const float *src = row + (size_t)p * Q;
+                    if (st == 1) for (int q = q0; q < q1; q++) dst[q] += src[q];   /* vectorises */
+                    else for (int q = q0; q < q1; q++) dst[q * st] += src[q];
+                }
+            }
+}
+
+/* The whole group in one GEMM each way: the group's images side by side in
+ * col (C*R*S, n*P*Q), so the GEMMs are n times wider than per-image ones
+ * (OpenBLAS runs much closer to peak), and col is kept for backward. */
+static void conv_forward(const LayerCtx *c) {
+    const LayerSpec *s = c->s;
+    int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size, N = c->n;
+    conv_geom(s, &pad, &P, &Q);
+    size_t PQ = (size_t)P * Q, ld = (size_t)N * PQ, in_sz = shape_size(s->in);
+    const float *weight = c->w, *bias = c->w + (size_t)K * CRS;
+    float *col = c->cache, *yt = c->scratch;   /* yt (K, N*P*Q) */
+    for (int n = 0; n < N; n++) im2col(col + n * PQ, ld, c->in + n * in_sz, s, pad, P, Q);
+    /* yt (K, N*PQ) = weight (K, CRS) x col (CRS, N*PQ) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)ld, CRS,
+                1.0f, weight, CRS, col, (int)ld, 0.0f, yt, (int)ld);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) {
+            float *y = c->out + ((size_t)n * K + k) * PQ;
+            const float *src = yt + k * ld + n * PQ;
+            for (size_t i = 0; i < PQ; i++) y[i] = src[i] + bias[k];
+        }
+}
+
+static void conv_backward(const LayerCtx *c) {
+    const LayerSpec *s = c->s;
+    int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size, N = c->n;
+    conv_geom(s, &pad, &P, &Q);
+    size_t PQ = (size_t)P * Q, ld = (size_t)N * PQ, in_sz = shape_size(s->in);
+    float *dyt = c->scratch, *dcol = c->scratch + (size_t)K * ld;   /* (K, N*PQ), (CRS, N*PQ) */
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            memcpy(dyt + k * ld + n * PQ, c->dout + ((size_t)n * K + k) * PQ, sizeof(float) * PQ);
+    if (c->dw) {
+        float *dweight = c->dw, *dbias = c->dw + (size_t)K * CRS;
+        /* dweight (K, CRS) += dyt (K, N*PQ) x col^T (N*PQ, CRS) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, CRS, (int)ld,
+                    1.0f, dyt, (int)ld, c->cache, (int)ld, 1.0f, dweight, CRS);
+        for (int k = 0; k < K; k++) dbias[k] += sum8(dyt + k * ld, ld);
+    }
+    if (c->din) {
+        /* dcol (CRS, N*PQ) = weight^T (CRS, K) x dyt (K, N*PQ) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, (int)ld, K,
+                    1.0f, c->w, CRS, dyt, (int)ld, 0.0f, dcol, (int)ld);
+        for (int n = 0; n < N; n++) col2im_add(c->din + n * in_sz, dcol + n * PQ, ld, s, pad, P, Q);
+    }
+}
+
+const LayerOps conv_ops = {
+    .kind = "conv", .shape = conv_shape, .params = conv_params, .states = no_tensors,
+    .cache_count = conv_cache, .scratch_count = conv_scratch, .init = conv_init,
+    .forward = conv_forward, .backward = conv_backward,
+};

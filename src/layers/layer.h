@@ -1,0 +1,117 @@
+/* layer.h: what every layer kind provides, and the context a layer runs in.
+ * Dimension letters (every math file): N samples in the group, C H W input
+ * channels/height/width, K output channels, R S kernel height/width, P Q
+ * output height/width. Buffers are contiguous NCHW float32; a flat vector of
+ * U values has shape (U,1,1).
+ *
+ * A layer works on one group of n samples at a time (DESIGN.md,
+ * "Reproducibility": batch-norm statistics are per group, so they do not
+ * depend on how many ranks share the global batch).
+ * Not here: the loss functions (loss.h), the layer list (model.h). */
+#ifndef DL_LAYER_H
+#define DL_LAYER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+typedef enum {
+    LK_CONV, LK_DENSE, LK_RELU, LK_LEAKY, LK_MAXPOOL, LK_AVGPOOL, LK_GAP,
+    LK_BN, LK_DROPOUT, LK_FLATTEN, LK_COUNT
+} LayerKind;
+
+typedef struct { int c, h, w; } Shape;   /* per sample */
+
+static inline size_t shape_size(Shape s) { return (size_t)s.c * s.h * s.w; }
+
+#define PAD_SAME (-1)
+#define UNITS_CLASSES (-1)
+
+typedef struct {
+    LayerKind kind;
+    char name[64];
+    int line;                 /* line in the model text, for messages */
+    int filters, size, stride, pad;   /* conv, maxpool, avgpool */
+    int units;                /* dense (UNITS_CLASSES: the dataset's class count) */
+    float alpha;              /* leaky: negative slope */
+    float rate;               /* dropout: probability of dropping */
+    float eps, momentum;      /* bn */
+    Shape in, out;            /* resolved by model_build */
+    int index;                /* position in the model; keys dropout masks */
+} LayerSpec;
+
+/* One named array of a layer: a trained parameter or a running statistic. */
+typedef struct {
+    const char *name;         /* "weight", "bias", "running_mean", ... */
+    int rank, dims[4];        /* PyTorch's layout */
+    int decay;                /* 1 if weight decay applies by default */
+} TensorInfo;
+
+typedef struct {
+    const LayerSpec *s;
+    int n;                    /* samples in this group */
+    int training;             /* 1: batch statistics, dropout on */
+    const float *in;          /* (n, in) */
+    float *out;               /* (n, out) */
+    const float *w;           /* this layer's parameters (param_count) */
+    float *dw;                /* their gradient, ACCUMULATED; NULL: frozen, skip */
+    float *state;             /* running statistics (state_count) */
+    float *bstat;             /* bn, training: this group's batch mean and unbiased var (2C) */
+    float *cache;             /* cache_count floats kept from forward for backward */
+    float *scratch;           /* scratch_count floats, shared by all layers */
+    const float *dout;        /* (n, out) */
+    float *din;               /* (n, in), ACCUMULATED; NULL: not needed (first layer) */
+    const int64_t *sample;    /* (n) dataset indices of the samples: dropout keys */
+    uint64_t seed;            /* run seed */
+    int epoch;
+} LayerCtx;
+
+typedef struct {
+    const char *kind;                                   /* keyword in the model text */
+    /* Fills s->out from s->in; returns DL_EFORMAT with a message if the
+     * input does not fit (the caller adds file and line). */
+    DlStatus (*shape)(LayerSpec *s);
+    int (*params)(const LayerSpec *s, TensorInfo t[4]); /* trained arrays, in order */
+    int (*states)(const LayerSpec *s, TensorInfo t[4]); /* running statistics, in order */
+    size_t (*cache_count)(const LayerSpec *s, int n);
+    size_t (*scratch_count)(const LayerSpec *s, int n);
+    int bstat_count_per_channel;                        /* bn: 2 (mean, var) */
+    /* Initial values (w: param arrays in order; state: running stats). */
+    void (*init)(const LayerSpec *s, float *w, float *state, DlRng *r);
+    void (*forward)(const LayerCtx *c);
+    void (*backward)(const LayerCtx *c);
+} LayerOps;
+
+const LayerOps *layer_ops(LayerKind k);
+/* LK_COUNT if no kind has that keyword. */
+LayerKind layer_kind_by_name(const char *kind);
+
+size_t tensor_info_size(const TensorInfo *t);
+/* Sum of tensor sizes of a layer's params or states. */
+size_t layer_param_count(const LayerSpec *s);
+size_t layer_state_count(const LayerSpec *s);
+
+/* The layer kinds (one file each). */
+extern const LayerOps conv_ops, dense_ops, relu_ops, leaky_ops, maxpool_ops, avgpool_ops,
+    gap_ops, bn_ops, dropout_ops, flatten_ops;
+
+/* Helpers shared by layer files. */
+int no_tensors(const LayerSpec *s, TensorInfo t[4]);
+size_t no_floats(const LayerSpec *s, int n);
+void no_init(const LayerSpec *s, float *w, float *state, DlRng *r);
+/* Sum of v[0..n) in a fixed order that vectorises: 8 running lanes, then
+ * the lanes pairwise. Same bits every run (no reassociation by the compiler). */
+static inline float sum8(const float *v, size_t n) {
+    float acc[8] = { 0 };
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += v[i + j];
+    for (; i < n; i++) acc[i & 7] += v[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* Fan-in He-uniform weights and zero biases (ReLU nets). */
+void init_he_uniform(float *w, size_t count, int fan_in, DlRng *r);
+
+#endif

@@ -1,0 +1,85 @@
+/* model.h: a CNN as an ordered list of layers, built from a model text
+ * (one layer per line, see models/README.md), with one block each for
+ * parameters, running statistics, and the per-group working memory.
+ * The model works on one group of samples at a time: forward, then backward
+ * that ADDS the group's gradient into a caller-owned buffer, so the trainer
+ * decides how groups are summed (a fixed tree: see train.c).
+ * Not here: losses (layers/loss.h), the optimizer (optim.h), files. */
+#ifndef DL_MODEL_H
+#define DL_MODEL_H
+
+#include <stdio.h>
+
+#include "layers/layer.h"
+
+typedef struct {
+    char *text;              /* the model text as given (kept in checkpoints) */
+    char *source;            /* zoo name or file path, for messages */
+    int n_layers;
+    LayerSpec *spec;         /* (n_layers) */
+    Shape input;             /* per-sample input */
+    int classes;             /* output width of the model */
+    size_t n_params;         /* trained floats */
+    size_t n_state;          /* running statistics */
+    size_t n_bstat;          /* per-group batch statistics handed to the trainer */
+    size_t *w_off, *st_off, *bs_off;   /* (n_layers) offsets into params, state, bstat */
+    float *params;           /* (n_params), owned */
+    float *state;            /* (n_state), owned */
+    int frozen;              /* layers [0, frozen) get no weight gradient */
+    /* working memory for groups of up to max_n samples */
+    int max_n;
+    float **act;             /* act[i] (max_n, out_i): output of layer i */
+    float **cache;           /* cache[i]: what layer i keeps for backward */
+    float *dbuf[2];          /* (max_n, largest layer output): activation gradients */
+    float *scratch;          /* largest scratch need of any layer */
+    float *dlogits;          /* (max_n, classes) */
+    float *dinput;           /* (max_n, input): gradient w.r.t. the input, when input_grad is set */
+    int input_grad;          /* tests and saliency: backward also fills dinput */
+} Model;
+
+/* Reads the model text for `name_or_file`: a zoo name (see model_zoo_names)
+ * or a path. *text is owned by the caller. */
+DlStatus model_text_load(char **text, const char *name_or_file);
+
+/* Space-separated zoo names, for messages and --help. */
+const char *model_zoo_names(void);
+
+/* Parses `text` (messages say `source:line`), resolves shapes for `input`
+ * and `classes` (used by `units=classes`), and allocates every buffer for
+ * groups of up to max_n samples. Parameters are zero until model_init_params
+ * or a checkpoint fills them. On failure returns DL_EFORMAT and *m needs no
+ * free; on success free with model_free(). A model text that starts with an
+ * `input` line must match `input` (a zero input takes it from the text). */
+DlStatus model_init(Model *m, const char *text, const char *source, Shape input, int classes, int max_n);
+void model_free(Model *m);
+
+/* Deterministic initial parameters and running statistics from `seed`. */
+void model_init_params(Model *m, uint64_t seed);
+
+typedef struct {
+    int training;            /* 1: batch statistics and dropout */
+    const int64_t *sample;   /* (n) dataset indices: dropout keys */
+    uint64_t seed;
+    int epoch;
+    float *bstat;            /* training: (n_bstat) this group's batch statistics */
+} ForwardArgs;
+
+/* Runs n <= max_n samples x (n, input) forward; returns the logits (n,
+ * classes), valid until the next call. */
+const float *model_forward(Model *m, const float *x, int n, const ForwardArgs *a);
+
+/* Backward of the last forward from m->dlogits (n, classes): ADDS the
+ * parameter gradient into grads (n_params). Frozen layers get none. */
+void model_backward(Model *m, const float *x, int n, const ForwardArgs *a, float *grads);
+
+/* After a training step: running stats <- (1-momentum)*running +
+ * momentum*(bstat_sum / groups), bstat_sum being the sum over all groups. */
+void model_update_stats(Model *m, const float *bstat_sum, int groups);
+
+/* Index of the layer named `name`, or -1. */
+int model_find_layer(const Model *m, const char *name);
+
+/* Prints a Keras-like table: layer, type, output shape, parameters, totals. */
+void model_summary(const Model *m, FILE *f);
+
+#endif

@@ -1,0 +1,353 @@
+/* train.c: the step loop (see train.h for the reproducibility design),
+ * validation and the run directory. */
+#define _POSIX_C_SOURCE 200809L
+#include "train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "data/dataset.h"
+#include "layers/loss.h"
+#include "model.h"
+#include "optim.h"
+
+/* Extra floats after grads and batch statistics in the reduced buffer. */
+enum { RED_LOSS, RED_CORRECT, RED_EXTRA };
+
+typedef struct {
+    const TrainConfig *c;
+    const Dist *d;
+    Dataset train, valid;
+    Model m;
+    int G, gs, local;          /* groups per batch, samples per group, groups per rank */
+    size_t red_n;              /* n_params + n_bstat + RED_EXTRA */
+    float **stk;               /* tree-sum stack: log2(local)+1 buffers of red_n */
+    int *lvl;
+    float *reduce_scratch;     /* red_n/2 + 1 */
+    float *mom;                /* (n_params) momentum */
+    ParamSeg *seg;
+    int nseg;
+    float *x, *targets;        /* (gs, input), (gs, classes) */
+    int32_t *labels;           /* (gs) */
+    int64_t *perm;             /* (train.n) this epoch's order */
+    FILE *log, *csv;
+    int tty;
+} Trainer;
+
+/* Prints on rank 0 to stdout and the run log. */
+static void say(Trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(Trainer *t, const char *fmt, ...) {
+    if (t->d->rank != 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    if (t->log) {
+        va_start(ap, fmt);
+        vfprintf(t->log, fmt, ap);
+        va_end(ap);
+        fflush(t->log);
+    }
+}
+
+static int is_pow2(int x) { return x > 0 && (x & (x - 1)) == 0; }
+
+static DlStatus check_config(const TrainConfig *c, const Dist *d) {
+    if (c->epochs < 1) return dl_fail(DL_EARG, "--epochs must be >= 1 (got %d)", c->epochs);
+    if (c->batch < 1) return dl_fail(DL_EARG, "--batch must be >= 1 (got %d)", c->batch);
+    if (!is_pow2(c->groups))
+        return dl_fail(DL_EARG, "--groups must be a power of two (got %d)", c->groups);
+    if (c->batch % c->groups)
+        return dl_fail(DL_EARG, "--batch %d is not a multiple of --groups %d: every group has batch/groups samples",
+                       c->batch, c->groups);
+    if (c->groups % d->size) {
+        char ok[128] = "";
+        for (int p = 1; p <= c->groups; p *= 2) snprintf(ok + strlen(ok), sizeof ok - strlen(ok), "%s%d", p > 1 ? ", " : "", p);
+        return dl_fail(DL_EARG, "%d ranks cannot share %d groups with identical results: run with -np %s, or raise --groups",
+                       d->size, c->groups, ok);
+    }
+    if (!(c->lr > 0)) return dl_fail(DL_EARG, "--lr must be > 0");
+    return DL_OK;
+}
+
+static DlStatus mkdir_p(const char *dir) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) return dl_fail(DL_EARG, "--out path too long");
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char keep = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return dl_fail(DL_EIO, "cannot create run directory '%s': %s", buf, strerror(errno));
+            *p = keep;
+            if (!keep) break;
+        }
+    }
+    return DL_OK;
+}
+
+static void trainer_free(Trainer *t) {
+    if (t->stk) for (int i = 0; t->lvl && i <= 31 && t->stk[i]; i++) dl_free(t->stk[i]);
+    dl_free(t->stk); dl_free(t->lvl); dl_free(t->reduce_scratch); dl_free(t->mom); dl_free(t->seg);
+    dl_free(t->x); dl_free(t->targets); dl_free(t->labels); dl_free(t->perm);
+    if (t->log) fclose(t->log);
+    if (t->csv) fclose(t->csv);
+    model_free(&t->m);
+    dataset_close(&t->train);
+    dataset_close(&t->valid);
+}
+
+static DlStatus open_data(Trainer *t) {
+    DlStatus st = dataset_open(&t->train, t->c->train_path);
+    if (st == DL_OK && t->d->rank == 0) st = dataset_open(&t->valid, t->c->valid_path);
+    if (st == DL_OK && t->d->rank == 0) {
+        const Dataset *a = &t->train, *b = &t->valid;
+        if (a->h != b->h || a->w != b->w || a->c != b->c)
+            st = dl_fail(DL_EFORMAT, "'%s' has %dx%dx%d images but '%s' has %dx%dx%d: build both with the same dlprep --size/--channels",
+                         b->path, b->h, b->w, b->c, a->path, a->h, a->w, a->c);
+        else if (a->k != b->k || a->multi != b->multi)
+            st = dl_fail(DL_EFORMAT, "'%s' has %d classes (%s) but '%s' has %d (%s): validate on data with the training classes",
+                         b->path, b->k, b->multi ? "multi" : "single", a->path, a->k, a->multi ? "multi" : "single");
+        for (int i = 0; st == DL_OK && i < a->k; i++)
+            if (strcmp(a->class_names[i], b->class_names[i]) != 0)
+                st = dl_fail(DL_EFORMAT, "class %d is '%s' in '%s' but '%s' in '%s': the files must list the same classes in the same order",
+                             i, a->class_names[i], a->path, b->class_names[i], b->path);
+    }
+    return dist_agree(t->d, st);
+}
+
+static DlStatus build(Trainer *t) {
+    const TrainConfig *c = t->c;
+    t->G = c->groups;
+    t->gs = c->batch / c->groups;
+    t->local = c->groups / t->d->size;
+    char *text = NULL;
+    DlStatus st = model_text_load(&text, c->model);
+    if (st == DL_OK) {
+        Shape in = { t->train.c, t->train.h, t->train.w };
+        st = model_init(&t->m, text, c->model, in, t->train.k, t->gs);
+    }
+    dl_free(text);
+    if (st != DL_OK) return st;
+    model_init_params(&t->m, c->seed);
+    Model *m = &t->m;
+    t->red_n = m->n_params + m->n_bstat + RED_EXTRA;
+    int depth = 1;
+    while ((1 << (depth - 1)) < t->local) depth++;
+    t->stk = dl_calloc(33, sizeof(float *));
+    t->lvl = dl_calloc(33, sizeof(int));
+    for (int i = 0; i < depth; i++) t->stk[i] = dl_malloc(sizeof(float) * t->red_n);
+    t->reduce_scratch = dl_malloc(sizeof(float) * (t->red_n / 2 + 1));
+    t->mom = dl_calloc(m->n_params, sizeof(float));
+    /* one optimizer segment per parameter tensor */
+    t->seg = dl_calloc((size_t)m->n_layers * 4, sizeof(ParamSeg));
+    for (int i = 0; i < m->n_layers; i++) {
+        TensorInfo ti[4];
+        int nt = layer_ops(m->spec[i].kind)->params(&m->spec[i], ti);
+        size_t off = m->w_off[i];
+        for (int j = 0; j < nt; j++) {
+            t->seg[t->nseg++] = (ParamSeg){ off, tensor_info_size(&ti[j]), ti[j].decay };
+            off += tensor_info_size(&ti[j]);
+        }
+    }
+    t->x = dl_malloc(sizeof(float) * t->gs * shape_size(m->input));
+    t->labels = dl_malloc(sizeof(int32_t) * t->gs);
+    t->targets = dl_malloc(sizeof(float) * t->gs * m->classes);
+    t->perm = dl_malloc(sizeof(int64_t) * t->train.n);
+    return DL_OK;
+}
+
+/* Labels or 0/1 targets of samples idx[0..n) into t->labels / t->targets. */
+static void load_targets(Trainer *t, const Dataset *ds, const int64_t *idx, int n) {
+    for (int i = 0; i < n; i++) {
+        if (ds->multi)
+            for (int k = 0; k < ds->k; k++) t->targets[(size_t)i * ds->k + k] = ds->targets[idx[i] * ds->k + k] ? 1.0f : 0.0f;
+        else t->labels[i] = ds->labels[idx[i]];
+    }
+}
+
+/* Loss summed over the group's samples (and tags); writes m->dlogits scaled
+ * so the gradients of all groups add up to the global batch mean. */
+static double group_loss(Trainer *t, const Dataset *ds, const float *logits, int n, int batch, int *correct) {
+    Model *m = &t->m;
+    if (!ds->multi) return softmax_xent(m->dlogits, logits, t->labels, n, m->classes, 1.0f / (float)batch, correct);
+    double loss = sigmoid_bce(m->dlogits, logits, t->targets, n, m->classes, 1.0f / ((float)batch * m->classes));
+    int right = 0;   /* element-wise accuracy at threshold 0.5 (fastai's accuracy_multi) */
+    for (size_t i = 0; i < (size_t)n * m->classes; i++) right += (logits[i] > 0.0f) == (t->targets[i] > 0.5f);
+    *correct = right;
+    return loss / m->classes;
+}
+
+static void add_into(float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) a[i] += b[i];
+}
+
+/* One optimizer step over global batch `step` of the epoch. Returns the
+ * global batch's mean loss (through the reduced buffer). */
+static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, double *correct) {
+    Model *m = &t->m;
+    const TrainConfig *c = t->c;
+    int top = 0;
+    for (int g = 0; g < t->local; g++) {
+        int group = t->d->rank * t->local + g;
+        const int64_t *idx = t->perm + step * c->batch + (int64_t)group * t->gs;
+        float *red = t->stk[top];
+        memset(red, 0, sizeof(float) * t->red_n);
+        dataset_images(&t->train, idx, t->gs, t->x);
+        load_targets(t, &t->train, idx, t->gs);
+        ForwardArgs a = { .training = 1, .sample = idx, .seed = c->seed, .epoch = epoch,
+                          .bstat = red + m->n_params };
+        const float *logits = model_forward(m, t->x, t->gs, &a);
+        int right = 0;
+        double l = group_loss(t, &t->train, logits, t->gs, c->batch, &right);
+        red[m->n_params + m->n_bstat + RED_LOSS] = (float)l;
+        red[m->n_params + m->n_bstat + RED_CORRECT] = (float)right;
+        model_backward(m, t->x, t->gs, &a, red);
+        t->lvl[top++] = 0;
+        /* binary-counter merge: equal levels combine, giving a balanced tree */
+        while (top >= 2 && t->lvl[top - 1] == t->lvl[top - 2]) {
+            add_into(t->stk[top - 2], t->stk[top - 1], t->red_n);
+            t->lvl[top - 2]++;
+            top--;
+        }
+    }
+    DL_CHECK(top == 1);
+    float *red = t->stk[0];
+    dist_allreduce_sum(t->d, red, t->red_n, t->reduce_scratch);
+    *loss = red[m->n_params + m->n_bstat + RED_LOSS] / c->batch;
+    *correct = red[m->n_params + m->n_bstat + RED_CORRECT];
+    if (!isfinite(*loss))
+        return dl_fail(DL_ENUMERIC, "loss is %g at epoch %d step %lld: lower --lr (the run directory keeps the last good epoch's last.h5)",
+                       *loss, epoch + 1, (long long)step + 1);
+    SgdConfig sc = { c->momentum, c->nesterov, c->weight_decay };
+    sgd_step(m->params, t->mom, red, t->seg, t->nseg, &sc, c->lr);
+    model_update_stats(m, red + m->n_params, t->G);
+    return DL_OK;
+}
+
+/* Rank 0: mean loss and accuracy over the validation file (eval mode). */
+static void validate(Trainer *t, double *loss, double *acc) {
+    Model *m = &t->m;
+    const Dataset *v = &t->valid;
+    double total = 0.0, right = 0.0;
+    int64_t *idx = dl_malloc(sizeof(int64_t) * t->gs);
+    for (int64_t i = 0; i < v->n; i += t->gs) {
+        int n = (int)(v->n - i < t->gs ? v->n - i : t->gs);
+        for (int j = 0; j < n; j++) idx[j] = i + j;
+        dataset_images(v, idx, n, t->x);
+        load_targets(t, v, idx, n);
+        ForwardArgs a = { .training = 0, .sample = idx, .seed = t->c->seed };
+        const float *logits = model_forward(m, t->x, n, &a);
+        int r = 0;
+        total += group_loss(t, v, logits, n, 1, &r);
+        right += r;
+    }
+    dl_free(idx);
+    *loss = total / (double)v->n;
+    *acc = right / (double)v->n / (v->multi ? m->classes : 1);
+}
+
+static void progress(Trainer *t, int epoch, int64_t done, int64_t steps, double loss, double t0, int *last_q) {
+    if (t->d->rank != 0 || t->c->progress == 0) return;
+    double el = dl_now() - t0, ips = done * t->c->batch / (el > 0 ? el : 1e-9);
+    if (t->tty) {
+        int w = 30, fill = (int)(w * done / steps);
+        char bar[64];
+        for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+        bar[w] = '\0';
+        printf("\r epoch %d/%d [%s] %lld/%lld  loss %.4f  %.0f img/s  eta %.0fs ", epoch + 1, t->c->epochs, bar,
+               (long long)done, (long long)steps, loss, ips, (steps - done) * t->c->batch / (ips > 0 ? ips : 1));
+        if (done == steps) printf("\r%*s\r", 100, "");
+        fflush(stdout);
+    } else {
+        int q = (int)(4 * done / steps);
+        if (q > *last_q && q < 4) {
+            printf("  epoch %d: %lld/%lld steps, loss %.4f, %.0f img/s\n", epoch + 1, (long long)done, (long long)steps, loss, ips);
+            fflush(stdout);
+        }
+        *last_q = q;
+    }
+}
+
+DlStatus train_run(const TrainConfig *c, const Dist *d) {
+    Trainer t = { .c = c, .d = d };
+    DlStatus st = check_config(c, d);
+    if (st == DL_OK) st = open_data(&t);
+    if (st == DL_OK) st = dist_agree(d, build(&t));
+    int64_t n = t.train.n;
+    if (c->limit > 0 && c->limit < n) n = c->limit;
+    if (st == DL_OK && n < c->batch)
+        st = dl_fail(DL_EARG, "'%s' has %lld training images, fewer than one batch of %d: lower --batch",
+                     c->train_path, (long long)n, c->batch);
+    if (st == DL_OK && d->rank == 0) {
+        st = mkdir_p(c->out_dir);
+        char path[4096];
+        if (st == DL_OK) {
+            snprintf(path, sizeof path, "%s/log.txt", c->out_dir);
+            if (!(t.log = fopen(path, "w"))) st = dl_fail(DL_EIO, "cannot write '%s': %s", path, strerror(errno));
+        }
+        if (st == DL_OK) {
+            snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
+            if (!(t.csv = fopen(path, "w"))) st = dl_fail(DL_EIO, "cannot write '%s': %s", path, strerror(errno));
+            else { fprintf(t.csv, "epoch,train_loss,valid_loss,accuracy,time,images_per_s\n"); fflush(t.csv); }
+        }
+    }
+    st = dist_agree(d, st);
+    if (st != DL_OK) { trainer_free(&t); return st; }
+    t.tty = isatty(STDOUT_FILENO);
+
+    int64_t steps = n / c->batch;   /* the last partial batch is dropped (a new one each epoch) */
+    say(&t, "dltrain %s: %d rank%s, global batch %d in %d groups of %d, %lld steps/epoch, %lld training images, %lld validation\n",
+        DLTRAIN_VERSION, d->size, d->size > 1 ? "s" : "", c->batch, t.G, t.gs, (long long)steps,
+        (long long)n, (long long)t.valid.n);
+    say(&t, "model %s: %zu parameters; optimizer sgd lr %g momentum %g%s weight decay %g; seed %llu\n",
+        c->model, t.m.n_params, c->lr, c->momentum, c->nesterov ? " (nesterov)" : "", c->weight_decay,
+        (unsigned long long)c->seed);
+    say(&t, "%5s  %10s  %10s  %8s  %6s  %8s\n", "epoch", "train_loss", "valid_loss", "accuracy", "time", "img/s");
+
+    int64_t global_step = 0;
+    for (int epoch = 0; epoch < c->epochs && st == DL_OK; epoch++) {
+        double t0 = dl_now(), sum_loss = 0.0;
+        for (int64_t i = 0; i < t.train.n; i++) t.perm[i] = i;
+        DlRng r = { dl_hash(c->seed, RNG_PERMUTE, (uint64_t)epoch, 0) };
+        rng_shuffle(&r, t.perm, n);
+        int last_q = 0;
+        for (int64_t s = 0; s < steps && st == DL_OK; s++) {
+            double loss, right;
+            st = train_step(&t, epoch, s, &loss, &right);
+            sum_loss += loss;
+            global_step++;
+            if (st == DL_OK && (t.tty ? (s % 10 == 0 || s == steps - 1) : 1))
+                progress(&t, epoch, s + 1, steps, sum_loss / (s + 1), t0, &last_q);
+        }
+        if (st != DL_OK) break;
+        double train_time = dl_now() - t0, vloss = 0, vacc = 0;
+        if (d->rank == 0) {
+            validate(&t, &vloss, &vacc);
+            double el = dl_now() - t0;
+            int secs = (int)(el + 0.5);
+            double ips = steps * c->batch / train_time;
+            say(&t, "%5d  %10.4f  %10.4f  %8.4f  %02d:%02d  %8.0f\n", epoch + 1, sum_loss / steps, vloss, vacc,
+                secs / 60, secs % 60, ips);
+            fprintf(t.csv, "%d,%.6f,%.6f,%.6f,%.2f,%.1f\n", epoch + 1, sum_loss / steps, vloss, vacc, el, ips);
+            fflush(t.csv);
+            char path[4096];
+            snprintf(path, sizeof path, "%s/last.h5", c->out_dir);
+            CheckpointMeta meta = { .epoch = epoch + 1, .step = global_step, .seed = c->seed, .batch = c->batch,
+                                    .groups = c->groups, .k = t.train.k, .class_names = t.train.class_names,
+                                    .momentum = t.mom };
+            st = checkpoint_save(path, &t.m, &meta);
+        }
+        st = dist_agree(d, st);
+    }
+    if (st == DL_OK) say(&t, "saved %s/last.h5 and %s/metrics.csv\n", c->out_dir, c->out_dir);
+    trainer_free(&t);
+    return st;
+}

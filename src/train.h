@@ -1,0 +1,31 @@
+/* train.h: the training loop of `dltrain train`: every rank runs the same
+ * steps on its slice of each global batch; rank 0 validates, reports and
+ * writes the run directory (metrics.csv, last.h5, log.txt).
+ *
+ * Reproducibility (DESIGN.md): the global batch B is cut into G groups of
+ * B/G samples; rank r computes groups [r*G/np, (r+1)*G/np). Each group's
+ * gradient (and batch-norm statistics, and loss) is summed with the others
+ * in one fixed balanced binary tree: inside a rank by a stack of partial
+ * sums, across ranks by dist_allreduce_sum, which follows the same tree.
+ * The epoch permutation and dropout masks are keyed by (seed, epoch, sample),
+ * so the weights are the same bytes for any np that divides G. */
+#ifndef DL_TRAIN_H
+#define DL_TRAIN_H
+
+#include <stdint.h>
+
+#include "dist.h"
+
+typedef struct {
+    const char *train_path, *valid_path, *model, *out_dir;
+    int epochs, batch, groups;
+    float lr, momentum, weight_decay;
+    int nesterov;
+    uint64_t seed;
+    int64_t limit;           /* use only the first `limit` training samples (0: all) */
+    int progress;            /* -1: bar on a terminal, plain lines otherwise; 0: none */
+} TrainConfig;
+
+DlStatus train_run(const TrainConfig *c, const Dist *d);
+
+#endif

@@ -1,0 +1,91 @@
+/* util.c: messages, allocation, clock and the counter-based RNG. */
+#define _POSIX_C_SOURCE 200809L
+#include "util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static _Thread_local char errbuf[2048];
+
+DlStatus dl_fail(DlStatus code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *dl_errmsg(void) { return errbuf; }
+
+static void oom(size_t n) {
+    fprintf(stderr, "dltrain: out of memory allocating %zu bytes (lower --batch, or use a smaller model)\n", n);
+    abort();
+}
+
+void *dl_malloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *dl_calloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) oom(n * size);
+    return p;
+}
+
+void *dl_realloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(n);
+    return q;
+}
+
+char *dl_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(dl_malloc(n), s, n);
+}
+
+void dl_free(void *p) { free(p); }
+
+double dl_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void dl_panic(const char *file, int line, const char *what) {
+    fprintf(stderr, "dltrain: internal error at %s:%d: %s (please report this)\n", file, line, what);
+    abort();
+}
+
+/* splitmix64's finaliser: a bijective mix with full avalanche. Chaining it
+ * over the key words gives a keyed hash that is cheap and reproducible. */
+static inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t dl_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
+    uint64_t h = mix64(a + 0x9e3779b97f4a7c15ull);
+    h = mix64(h ^ (b + 0x632be59bd9b4e019ull));
+    h = mix64(h ^ (c + 0x85ebca77c2b2ae63ull));
+    return mix64(h ^ (d + 0x27d4eb2f165667c5ull));
+}
+
+float rng_normal(DlRng *r) {
+    float u1 = rng_unit(r), u2 = rng_unit(r);
+    if (u1 < 1e-7f) u1 = 1e-7f;
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.28318530718f * u2);
+}
+
+void rng_shuffle(DlRng *r, int64_t *idx, int64_t n) {
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(rng_next(r) % (uint64_t)(i + 1));
+        int64_t t = idx[i]; idx[i] = idx[j]; idx[j] = t;
+    }
+}

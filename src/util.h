@@ -1,0 +1,58 @@
+/* util.h: status codes and messages, checked allocation, time, and the
+ * counter-based random numbers that make every random choice a pure function
+ * of (seed, purpose, epoch, sample, ...), so results never depend on the rank
+ * count or on the order work is done in.
+ * Not here: anything that knows about layers, files or MPI. */
+#ifndef DL_UTIL_H
+#define DL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dltrain.h"
+
+/* Records a one-line message for `code` (printf-style) and returns `code`.
+ * The message stays readable through dl_errmsg() until the next dl_fail. */
+DlStatus dl_fail(DlStatus code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Allocation that never returns NULL: on failure it prints the byte count
+ * and aborts (running out of memory mid-step is not recoverable). */
+void *dl_malloc(size_t n);
+void *dl_calloc(size_t n, size_t size);
+void *dl_realloc(void *p, size_t n);
+char *dl_strdup(const char *s);
+void dl_free(void *p);
+
+/* Seconds on a monotonic clock. */
+double dl_now(void);
+
+/* Abort with file:line when our own invariant breaks (a bug, not bad input). */
+#define DL_CHECK(cond)                                                        \
+    do {                                                                      \
+        if (!(cond)) dl_panic(__FILE__, __LINE__, #cond);                     \
+    } while (0)
+void dl_panic(const char *file, int line, const char *what) __attribute__((noreturn));
+
+/* Counter-based RNG: a strong 64-bit mix of the key words. The same key
+ * gives the same bits on every rank, every run. */
+uint64_t dl_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
+/* Uniform float in [0, 1) from 24 bits of h. */
+static inline float dl_unit(uint64_t h) { return (float)(h >> 40) * (1.0f / 16777216.0f); }
+
+/* Purposes that key the random streams; never renumber (checkpoints and
+ * fixtures depend on them). */
+enum { RNG_PERMUTE = 1, RNG_DROPOUT = 2, RNG_INIT = 3, RNG_AUGMENT = 4, RNG_SPLIT = 5 };
+
+/* A small sequential generator seeded from a hash, for loops that need many
+ * draws from one key (the epoch permutation, weight initialisation). */
+typedef struct { uint64_t s; } DlRng;
+static inline uint64_t rng_next(DlRng *r) { return dl_hash(r->s++, 0x9e3779b97f4a7c15ull, 0, 0); }
+static inline float rng_unit(DlRng *r) { return dl_unit(rng_next(r)); }
+/* Standard normal (Box-Muller). */
+float rng_normal(DlRng *r);
+
+/* In place Fisher-Yates shuffle of idx[0..n) keyed by the generator. */
+void rng_shuffle(DlRng *r, int64_t *idx, int64_t n);
+
+#endif

@@ -1,0 +1,246 @@
+/* test_layers.c: finite-difference gradient checks for every layer kind and
+ * both losses. For a model (usually one layer) and a fixed random upstream
+ * gradient r, L = sum(y * r). The analytic gradient from backward, projected
+ * on a random direction, must match the central difference of L along that
+ * direction, for the input and for every parameter array. L is summed in
+ * double; the step h is large enough that float32 rounding stays far below
+ * the tolerance, and inputs keep away from kinks (ReLU at 0, max-pool ties).
+ * A real bug (a wrong index, a missing term) gives an error of order 1. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "layers/loss.h"
+#include "model.h"
+
+typedef struct {
+    Model m;
+    int n, training;
+    float *x, *r, *grads;
+    int64_t sample[16];
+    ForwardArgs a;
+    float *bstat;
+} Case;
+
+/* Uniform in [-1,1], pushed at least `gap` away from 0. */
+static float away(DlRng *g, float gap) {
+    float v = 2.0f * rng_unit(g) - 1.0f;
+    if (fabsf(v) < gap) v = v < 0 ? -gap - fabsf(v) : gap + v;
+    return v;
+}
+
+static void case_init(Case *c, const char *text, int n, int training, uint64_t seed) {
+    memset(c, 0, sizeof *c);
+    DlStatus st = model_init(&c->m, text, "test", (Shape){ 0, 0, 0 }, 0, n);
+    if (st != DL_OK) fail_msg("model_init: %s", dl_errmsg());
+    model_init_params(&c->m, seed);
+    DlRng g = { seed * 7919 + 1 };
+    /* non-trivial batch-norm affine params and running stats */
+    for (int i = 0; i < c->m.n_layers; i++)
+        if (c->m.spec[i].kind == LK_BN) {
+            int C = c->m.spec[i].in.c;
+            float *w = c->m.params + c->m.w_off[i], *s = c->m.state + c->m.st_off[i];
+            for (int k = 0; k < C; k++) {
+                w[k] = 1.0f + 0.5f * away(&g, 0.0f); w[C + k] = 0.3f * away(&g, 0.0f);
+                s[k] = 0.2f * away(&g, 0.0f); s[C + k] = 1.0f + 0.5f * rng_unit(&g);
+            }
+        }
+    c->n = n;
+    c->training = training;
+    size_t in = (size_t)n * shape_size(c->m.input), out = (size_t)n * c->m.classes;
+    c->x = test_malloc(sizeof(float) * in);
+    c->r = test_malloc(sizeof(float) * out);
+    c->grads = test_calloc(c->m.n_params ? c->m.n_params : 1, sizeof(float));
+    c->bstat = test_calloc(c->m.n_bstat + 1, sizeof(float));
+    for (size_t i = 0; i < in; i++) c->x[i] = away(&g, 0.05f);
+    for (size_t i = 0; i < out; i++) c->r[i] = away(&g, 0.0f);
+    for (int i = 0; i < n; i++) c->sample[i] = 100 + 3 * i;
+    c->a = (ForwardArgs){ .training = training, .sample = c->sample, .seed = seed, .epoch = 2,
+                          .bstat = c->bstat };
+    c->m.input_grad = 1;
+}
+
+static void case_free(Case *c) {
+    test_free(c->x); test_free(c->r); test_free(c->grads); test_free(c->bstat);
+    model_free(&c->m);
+}
+
+static double loss_at(Case *c) {
+    const float *y = model_forward(&c->m, c->x, c->n, &c->a);
+    double L = 0.0;
+    for (size_t i = 0; i < (size_t)c->n * c->m.classes; i++) L += (double)y[i] * c->r[i];
+    return L;
+}
+
+/* Central difference of L along dir applied to v[0..len), vs analytic . dir */
+static void check_direction(Case *c, float *v, const float *analytic, size_t len, float h,
+                            double tol, const char *what, uint64_t seed) {
+    DlRng g = { seed };
+    float *dir = test_malloc(sizeof(float) * len), *keep = test_malloc(sizeof(float) * len);
+    memcpy(keep, v, sizeof(float) * len);
+    double an = 0.0;
+    for (size_t i = 0; i < len; i++) { dir[i] = away(&g, 0.0f); an += (double)analytic[i] * dir[i]; }
+    for (size_t i = 0; i < len; i++) v[i] = keep[i] + h * dir[i];
+    double lp = loss_at(c);
+    for (size_t i = 0; i < len; i++) v[i] = keep[i] - h * dir[i];
+    double lm = loss_at(c);
+    memcpy(v, keep, sizeof(float) * len);
+    /* the step actually taken is float-rounded: measure it */
+    double num = (lp - lm) / (2.0 * h);
+    double err = fabs(an - num) / fmax(1.0, fabs(num));
+    if (err > tol) fail_msg("%s: analytic %.8g vs numeric %.8g (rel err %.3g > %.3g)", what, an, num, err, tol);
+    test_free(dir); test_free(keep);
+}
+
+static void check_grads(const char *text, int n, int training, float h, double tol) {
+    Case c;
+    case_init(&c, text, n, training, 1234);
+    loss_at(&c);
+    memcpy(c.m.dlogits, c.r, sizeof(float) * n * c.m.classes);
+    model_backward(&c.m, c.x, n, &c.a, c.grads);
+    size_t in = (size_t)n * shape_size(c.m.input);
+    float *dx = test_malloc(sizeof(float) * in);
+    memcpy(dx, c.m.dinput, sizeof(float) * in);
+    check_direction(&c, c.x, dx, in, h, tol, "input gradient", 77);
+    test_free(dx);
+    for (int i = 0; i < c.m.n_layers; i++) {
+        TensorInfo t[4];
+        int nt = layer_ops(c.m.spec[i].kind)->params(&c.m.spec[i], t);
+        size_t off = c.m.w_off[i];
+        for (int j = 0; j < nt; j++) {
+            char what[128];
+            snprintf(what, sizeof what, "%s.%s gradient", c.m.spec[i].name, t[j].name);
+            size_t len = tensor_info_size(&t[j]);
+            check_direction(&c, c.m.params + off, c.grads + off, len, h, tol, what, 99 + i * 4 + j);
+            off += len;
+        }
+    }
+    case_free(&c);
+}
+
+#define IN(c, h, w) "input channels=" #c " height=" #h " width=" #w "\n"
+
+static void test_conv_same(void **s) { (void)s; check_grads(IN(3, 6, 5) "conv name=c filters=4 size=3 pad=same\n", 2, 1, 1e-2f, 1e-3); }
+static void test_conv_5x5(void **s) { (void)s; check_grads(IN(2, 7, 7) "conv name=c filters=3 size=5 pad=2\n", 2, 1, 1e-2f, 1e-3); }
+static void test_conv_stride2(void **s) { (void)s; check_grads(IN(2, 7, 9) "conv name=c filters=3 size=3 stride=2 pad=0\n", 3, 1, 1e-2f, 1e-3); }
+static void test_conv_stride2_pad1(void **s) { (void)s; check_grads(IN(2, 8, 8) "conv name=c filters=3 size=3 stride=2 pad=1\n", 2, 1, 1e-2f, 1e-3); }
+static void test_conv_1x1(void **s) { (void)s; check_grads(IN(5, 4, 3) "conv name=c filters=3 size=1\n", 2, 1, 1e-2f, 1e-3); }
+static void test_dense(void **s) { (void)s; check_grads(IN(2, 3, 4) "dense name=d units=5\n", 3, 1, 1e-2f, 1e-3); }
+static void test_relu(void **s) { (void)s; check_grads(IN(2, 4, 4) "relu\n", 2, 1, 1e-3f, 1e-3); }
+static void test_leaky(void **s) { (void)s; check_grads(IN(2, 4, 4) "leaky alpha=0.1\n", 2, 1, 1e-3f, 1e-3); }
+static void test_maxpool2(void **s) { (void)s; check_grads(IN(2, 6, 6) "maxpool size=2\n", 2, 1, 1e-4f, 1e-3); }
+static void test_maxpool3s2(void **s) { (void)s; check_grads(IN(2, 7, 7) "maxpool size=3 stride=2\n", 2, 1, 1e-4f, 1e-3); }
+static void test_avgpool(void **s) { (void)s; check_grads(IN(2, 7, 7) "avgpool size=3 stride=2\n", 2, 1, 1e-2f, 1e-3); }
+static void test_gap(void **s) { (void)s; check_grads(IN(3, 5, 4) "gap\n", 2, 1, 1e-2f, 1e-3); }
+static void test_flatten(void **s) { (void)s; check_grads(IN(3, 2, 2) "flatten\ndense name=d units=3\n", 2, 1, 1e-2f, 1e-3); }
+static void test_dropout(void **s) { (void)s; check_grads(IN(2, 4, 4) "dropout rate=0.4\n", 3, 1, 1e-2f, 1e-3); }
+static void test_bn_train(void **s) { (void)s; check_grads(IN(3, 4, 4) "bn name=b\n", 3, 1, 1e-2f, 2e-3); }
+static void test_bn_eval(void **s) { (void)s; check_grads(IN(3, 4, 4) "bn name=b\n", 3, 0, 1e-2f, 1e-3); }
+static void test_bn_dense(void **s) { (void)s; check_grads(IN(2, 2, 2) "dense name=d units=6\nbn name=b\n", 4, 1, 1e-2f, 2e-3); }
+static void test_stack(void **s) {
+    (void)s;
+    check_grads(IN(2, 8, 8)
+                "conv name=c1 filters=3 size=3 pad=same\nbn name=b1\nleaky alpha=0.2\nmaxpool size=2\n"
+                "conv name=c2 filters=4 size=3 stride=2 pad=1\nrelu\ngap\ndense name=d units=3\n",
+                3, 1, 3e-3f, 5e-3);
+}
+
+/* Dropout: the mask is a function of (seed, epoch, sample, layer, element)
+ * only, drops about `rate`, and scales the kept elements by 1/(1-rate). */
+static void test_dropout_mask(void **s) {
+    (void)s;
+    Case a, b;
+    case_init(&a, IN(4, 16, 16) "dropout rate=0.25\n", 4, 1, 5);
+    case_init(&b, IN(4, 16, 16) "dropout rate=0.25\n", 2, 1, 5);
+    for (size_t i = 0; i < 4 * 1024; i++) a.x[i] = 1.0f;
+    for (size_t i = 0; i < 2 * 1024; i++) b.x[i] = 1.0f;
+    b.sample[0] = a.sample[2]; b.sample[1] = a.sample[3];   /* same samples, other position */
+    const float *ya = model_forward(&a.m, a.x, 4, &a.a);
+    int dropped = 0;
+    for (size_t i = 0; i < 4 * 1024; i++) {
+        assert_true(ya[i] == 0.0f || fabsf(ya[i] - 1.0f / 0.75f) < 1e-6f);
+        dropped += ya[i] == 0.0f;
+    }
+    assert_in_range(dropped, 4096 * 0.22, 4096 * 0.28);
+    const float *yb = model_forward(&b.m, b.x, 2, &b.a);
+    assert_memory_equal(yb, a.m.act[0] + 2 * 1024, sizeof(float) * 2 * 1024);
+    a.a.epoch = 3;   /* another epoch: another mask */
+    ya = model_forward(&a.m, a.x, 4, &a.a);
+    assert_true(memcmp(yb, ya + 2 * 1024, sizeof(float) * 2 * 1024) != 0);
+    a.a.training = 0;   /* eval: identity */
+    ya = model_forward(&a.m, a.x, 4, &a.a);
+    for (size_t i = 0; i < 4 * 1024; i++) assert_true(ya[i] == 1.0f);
+    case_free(&a); case_free(&b);
+}
+
+/* Loss gradients against central differences, in float64 via the loss's
+ * double accumulation; plus hand-computed values. */
+static void test_softmax_xent(void **s) {
+    (void)s;
+    float z[2 * 3] = { 1.0f, 2.0f, 3.0f, 1000.0f, -1000.0f, 0.0f };
+    int32_t y[2] = { 2, 1 };
+    float dz[6];
+    int right = -1;
+    double L = softmax_xent(dz, z, y, 2, 3, 0.5f, &right);
+    /* row 0: lse = 3 + log(1 + e^-1 + e^-2); row 1: 1000 - (-1000) = 2000 */
+    double lse0 = 3.0 + log(1.0 + exp(-1.0) + exp(-2.0));
+    assert_true(fabs(L - ((lse0 - 3.0) + 2000.0)) < 1e-9 * 2000.0);
+    assert_int_equal(right, 1);
+    assert_true(fabs(dz[2] - 0.5 * (exp(3.0 - lse0) - 1.0)) < 1e-7);
+    assert_true(fabs(dz[3] - 0.5) < 1e-7 && fabs(dz[4] + 0.5) < 1e-7);
+    DlRng g = { 9 };
+    float zz[4 * 5], d[4 * 5];
+    int32_t lab[4] = { 0, 4, 2, 2 };
+    for (int i = 0; i < 20; i++) zz[i] = 3.0f * away(&g, 0.0f);
+    softmax_xent(d, zz, lab, 4, 5, 1.0f, NULL);
+    for (int i = 0; i < 20; i++) {
+        float keep = zz[i], h = 1e-2f;
+        zz[i] = keep + h; double lp = softmax_xent(NULL, zz, lab, 4, 5, 1.0f, NULL);
+        zz[i] = keep - h; double lm = softmax_xent(NULL, zz, lab, 4, 5, 1.0f, NULL);
+        zz[i] = keep;
+        assert_true(fabs((lp - lm) / (2.0 * h) - d[i]) < 1e-4);
+    }
+}
+
+static void test_sigmoid_bce(void **s) {
+    (void)s;
+    float z[4] = { 0.0f, 100.0f, -100.0f, 2.0f }, t[4] = { 1.0f, 0.0f, 0.0f, 1.0f }, dz[4];
+    double L = sigmoid_bce(dz, z, t, 1, 4, 1.0f);
+    double want = log(2.0) + 100.0 + log1p(exp(-100.0)) + log1p(exp(-100.0)) + log1p(exp(-2.0));
+    assert_true(fabs(L - want) < 1e-9 * want);
+    assert_true(fabs(dz[0] + 0.5) < 1e-7 && fabs(dz[1] - 1.0) < 1e-7 && fabs(dz[2]) < 1e-7);
+    DlRng g = { 11 };
+    float zz[12], tt[12], d[12];
+    for (int i = 0; i < 12; i++) { zz[i] = 4.0f * away(&g, 0.0f); tt[i] = rng_unit(&g) < 0.5f; }
+    sigmoid_bce(d, zz, tt, 3, 4, 1.0f);
+    for (int i = 0; i < 12; i++) {
+        float keep = zz[i], h = 1e-2f;
+        zz[i] = keep + h; double lp = sigmoid_bce(NULL, zz, tt, 3, 4, 1.0f);
+        zz[i] = keep - h; double lm = sigmoid_bce(NULL, zz, tt, 3, 4, 1.0f);
+        zz[i] = keep;
+        assert_true(fabs((lp - lm) / (2.0 * h) - d[i]) < 1e-4);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_same),      cmocka_unit_test(test_conv_5x5),
+        cmocka_unit_test(test_conv_stride2),   cmocka_unit_test(test_conv_stride2_pad1),
+        cmocka_unit_test(test_conv_1x1),       cmocka_unit_test(test_dense),
+        cmocka_unit_test(test_relu),           cmocka_unit_test(test_leaky),
+        cmocka_unit_test(test_maxpool2),       cmocka_unit_test(test_maxpool3s2),
+        cmocka_unit_test(test_avgpool),        cmocka_unit_test(test_gap),
+        cmocka_unit_test(test_flatten),        cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_bn_train),       cmocka_unit_test(test_bn_eval),
+        cmocka_unit_test(test_bn_dense),       cmocka_unit_test(test_stack),
+        cmocka_unit_test(test_dropout_mask),   cmocka_unit_test(test_softmax_xent),
+        cmocka_unit_test(test_sigmoid_bce),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
