@@ -7,117 +7,8 @@
 #include <string.h>
 
 #include "dltrain.h"
+#include "h5util.h"
 
-/* ---- small HDF5 helpers; each closes what it opens on every path ---- */
-
-static int put_attr_str(hid_t obj, const char *name, const char *value) {
-    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = a >= 0 && H5Awrite(a, t, &value) >= 0;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp); H5Tclose(t);
-    return ok;
-}
-
-static int put_attr_strs(hid_t obj, const char *name, char *const *v, int n) {
-    hsize_t dim = (hsize_t)n;
-    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate_simple(1, &dim, NULL);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = a >= 0 && H5Awrite(a, t, v) >= 0;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp); H5Tclose(t);
-    return ok;
-}
-
-static int put_attr_i64(hid_t obj, const char *name, const int64_t *v, int n) {
-    hsize_t dim = (hsize_t)n;
-    hid_t sp = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
-    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, v) >= 0;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    return ok;
-}
-
-/* Reads an integer attribute of any integer type (n values). */
-static int get_attr_i64(hid_t obj, const char *name, int64_t *v, int n) {
-    if (H5Aexists(obj, name) <= 0) return 0;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0) return 0;
-    hid_t sp = H5Aget_space(a), t = H5Aget_type(a);
-    int ok = H5Tget_class(t) == H5T_INTEGER && H5Sget_simple_extent_npoints(sp) == n &&
-             H5Aread(a, H5T_NATIVE_INT64, v) >= 0;
-    H5Tclose(t); H5Sclose(sp); H5Aclose(a);
-    return ok;
-}
-
-/* Reads a string attribute (fixed or variable length) into a new string. */
-static char *get_attr_str(hid_t obj, const char *name) {
-    if (H5Aexists(obj, name) <= 0) return NULL;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0) return NULL;
-    hid_t t = H5Aget_type(a);
-    char *out = NULL;
-    if (H5Tget_class(t) == H5T_STRING) {
-        if (H5Tis_variable_str(t) > 0) {
-            hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, H5T_VARIABLE);
-            char *s = NULL;
-            if (H5Aread(a, mt, &s) >= 0 && s) { out = dl_strdup(s); H5free_memory(s); }
-            H5Tclose(mt);
-        } else {
-            size_t n = H5Tget_size(t);
-            out = dl_calloc(n + 1, 1);
-            hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, n + 1);
-            if (H5Aread(a, mt, out) < 0) { dl_free(out); out = NULL; }
-            H5Tclose(mt);
-        }
-    }
-    H5Tclose(t); H5Aclose(a);
-    return out;
-}
-
-/* Reads a 1-D string attribute (fixed or variable length) into n new strings. */
-static char **get_attr_strs(hid_t obj, const char *name, int *n) {
-    *n = 0;
-    if (H5Aexists(obj, name) <= 0) return NULL;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
-    hssize_t count = H5Sget_simple_extent_npoints(sp);
-    char **out = NULL;
-    if (H5Tget_class(t) == H5T_STRING && count > 0 && count < 1000000) {
-        out = dl_calloc((size_t)count, sizeof(char *));
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        if (H5Tis_variable_str(t) > 0) {
-            H5Tset_size(mt, H5T_VARIABLE);
-            char **raw = dl_calloc((size_t)count, sizeof(char *));
-            if (H5Aread(a, mt, raw) >= 0)
-                for (hssize_t i = 0; i < count; i++) out[i] = dl_strdup(raw[i] ? raw[i] : "");
-            H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, raw);
-            dl_free(raw);
-        } else {
-            size_t len = H5Tget_size(t);
-            H5Tset_size(mt, len);
-            char *raw = dl_calloc((size_t)count * len + 1, 1);
-            if (H5Aread(a, mt, raw) >= 0)
-                for (hssize_t i = 0; i < count; i++) {
-                    out[i] = dl_calloc(len + 1, 1);
-                    memcpy(out[i], raw + i * len, len);
-                }
-            dl_free(raw);
-        }
-        H5Tclose(mt);
-        for (hssize_t i = 0; i < count; i++) if (!out[i]) out[i] = dl_strdup("");
-        *n = (int)count;
-    }
-    H5Sclose(sp); H5Tclose(t); H5Aclose(a);
-    return out;
-}
 
 static int put_floats(hid_t group, const char *name, const float *v, const TensorInfo *t) {
     hsize_t dims[4];
@@ -168,17 +59,17 @@ static int write_file(const char *tmp, const Model *m, const CheckpointMeta *met
     int64_t input[3] = { m->input.c, m->input.h, m->input.w };
     int64_t one;
     int ok = 1;
-    ok = ok && put_attr_i64(f, "format_version", &(int64_t){ CHECKPOINT_FORMAT_VERSION }, 1);
-    ok = ok && put_attr_str(f, "dltrain_version", DLTRAIN_VERSION);
-    ok = ok && put_attr_str(f, "model", m->text);
-    ok = ok && put_attr_str(f, "model_source", m->source);
-    ok = ok && put_attr_i64(f, "input", input, 3);
-    if (meta->k > 0) ok = ok && put_attr_strs(f, "class_names", meta->class_names, meta->k);
-    one = meta->epoch;              ok = ok && put_attr_i64(f, "epoch", &one, 1);
-    one = meta->step;               ok = ok && put_attr_i64(f, "step", &one, 1);
-    one = (int64_t)meta->seed;      ok = ok && put_attr_i64(f, "seed", &one, 1);
-    one = meta->batch;              ok = ok && put_attr_i64(f, "batch", &one, 1);
-    one = meta->groups;             ok = ok && put_attr_i64(f, "groups", &one, 1);
+    ok = ok && h5_put_attr_i64(f, "format_version", &(int64_t){ CHECKPOINT_FORMAT_VERSION }, 1);
+    ok = ok && h5_put_attr_str(f, "dltrain_version", DLTRAIN_VERSION);
+    ok = ok && h5_put_attr_str(f, "model", m->text);
+    ok = ok && h5_put_attr_str(f, "model_source", m->source);
+    ok = ok && h5_put_attr_i64(f, "input", input, 3);
+    if (meta->k > 0) ok = ok && h5_put_attr_strs(f, "class_names", meta->class_names, meta->k);
+    one = meta->epoch;              ok = ok && h5_put_attr_i64(f, "epoch", &one, 1);
+    one = meta->step;               ok = ok && h5_put_attr_i64(f, "step", &one, 1);
+    one = (int64_t)meta->seed;      ok = ok && h5_put_attr_i64(f, "seed", &one, 1);
+    one = meta->batch;              ok = ok && h5_put_attr_i64(f, "batch", &one, 1);
+    one = meta->groups;             ok = ok && h5_put_attr_i64(f, "groups", &one, 1);
     ok = ok && put_layer_tensors(f, "params", m, m->params, m->w_off, 0);
     ok = ok && put_layer_tensors(f, "state", m, m->state, m->st_off, 1);
     if (ok && meta->momentum) {
@@ -227,23 +118,23 @@ DlStatus checkpoint_info(CheckpointInfo *info, const char *path) {
     if (f < 0) return dl_fail(DL_EIO, "cannot open checkpoint '%s': truncated or not an HDF5 file", path);
     int64_t ver = 0, input[3] = { 0 }, v = 0;
     DlStatus st = DL_OK;
-    if (!get_attr_i64(f, "format_version", &ver, 1) || !(info->model_text = get_attr_str(f, "model")))
+    if (!h5_get_attr_i64(f, "format_version", &ver, 1) || !(info->model_text = h5_get_attr_str(f, "model")))
         st = dl_fail(DL_EFORMAT, "'%s' is not a dltrain checkpoint (no format_version or model attribute)", path);
     else if (ver > CHECKPOINT_FORMAT_VERSION)
         st = dl_fail(DL_EFORMAT, "'%s' has checkpoint format %lld; this dltrain %s reads up to %d: upgrade dltrain",
                      path, (long long)ver, DLTRAIN_VERSION, CHECKPOINT_FORMAT_VERSION);
-    else if (!get_attr_i64(f, "input", input, 3))
+    else if (!h5_get_attr_i64(f, "input", input, 3))
         st = dl_fail(DL_EFORMAT, "checkpoint '%s' has no valid 'input' attribute (3 integers)", path);
     if (st == DL_OK) {
-        info->model_source = get_attr_str(f, "model_source");
+        info->model_source = h5_get_attr_str(f, "model_source");
         if (!info->model_source) info->model_source = dl_strdup(path);
         info->input = (Shape){ (int)input[0], (int)input[1], (int)input[2] };
-        if (get_attr_i64(f, "epoch", &v, 1)) info->epoch = (int)v;
-        if (get_attr_i64(f, "step", &v, 1)) info->step = v;
-        if (get_attr_i64(f, "seed", &v, 1)) info->seed = (uint64_t)v;
-        if (get_attr_i64(f, "batch", &v, 1)) info->batch = (int)v;
-        if (get_attr_i64(f, "groups", &v, 1)) info->groups = (int)v;
-        info->class_names = get_attr_strs(f, "class_names", &info->k);
+        if (h5_get_attr_i64(f, "epoch", &v, 1)) info->epoch = (int)v;
+        if (h5_get_attr_i64(f, "step", &v, 1)) info->step = v;
+        if (h5_get_attr_i64(f, "seed", &v, 1)) info->seed = (uint64_t)v;
+        if (h5_get_attr_i64(f, "batch", &v, 1)) info->batch = (int)v;
+        if (h5_get_attr_i64(f, "groups", &v, 1)) info->groups = (int)v;
+        info->class_names = h5_get_attr_strs(f, "class_names", &info->k);
     }
     H5Fclose(f);
     if (st != DL_OK) checkpoint_info_free(info);

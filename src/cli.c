@@ -11,69 +11,10 @@
 
 #include "data/dataset.h"
 #include "dist.h"
+#include "flags.h"
 #include "dltrain.h"
 #include "model.h"
 #include "train.h"
-
-typedef enum { F_STR, F_INT, F_FLOAT, F_BOOL, F_U64 } FlagType;
-
-typedef struct {
-    const char *name;         /* without the leading -- */
-    FlagType type;
-    void *dst;
-    const char *def;          /* shown in --help; NULL: required */
-    const char *help;
-} Flag;
-
-static DlStatus parse_flags(const Flag *flags, int nflags, int argc, char **argv, const char *cmd) {
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0)
-            return dl_fail(DL_EARG, "%s: unexpected argument '%s' (see dltrain %s --help)", cmd, a, cmd);
-        const char *eq = strchr(a + 2, '=');
-        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        const Flag *f = NULL;
-        for (int j = 0; j < nflags; j++)
-            if (strlen(flags[j].name) == len && strncmp(flags[j].name, a + 2, len) == 0) f = &flags[j];
-        if (!f) return dl_fail(DL_EARG, "%s: unknown flag '%s' (see dltrain %s --help)", cmd, a, cmd);
-        if (f->type == F_BOOL) { *(int *)f->dst = 1; continue; }
-        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        if (!v) return dl_fail(DL_EARG, "%s: --%s needs a value", cmd, f->name);
-        char *end = NULL;
-        errno = 0;
-        switch (f->type) {
-        case F_STR: *(const char **)f->dst = v; end = (char *)v + strlen(v); break;
-        case F_INT: { long x = strtol(v, &end, 10); *(int *)f->dst = (int)x; if (x < -2147483647L || x > 2147483647L) errno = ERANGE; break; }
-        case F_U64: *(uint64_t *)f->dst = strtoull(v, &end, 10); break;
-        case F_FLOAT: *(float *)f->dst = strtof(v, &end); break;
-        case F_BOOL: break;
-        }
-        if (errno || !end || *end || end == v)
-            return dl_fail(DL_EARG, "%s: bad value '%s' for --%s", cmd, v, f->name);
-    }
-    for (int j = 0; j < nflags; j++)
-        if (!flags[j].def && flags[j].type == F_STR && !*(const char **)flags[j].dst)
-            return dl_fail(DL_EARG, "%s: --%s is required (see dltrain %s --help)", cmd, flags[j].name, cmd);
-    return DL_OK;
-}
-
-static void print_flags(const char *usage, const Flag *flags, int nflags) {
-    printf("%s\n\n", usage);
-    for (int j = 0; j < nflags; j++) {
-        char left[64];
-        snprintf(left, sizeof left, "--%s%s", flags[j].name, flags[j].type == F_BOOL ? "" : " V");
-        printf("  %-22s %s", left, flags[j].help);
-        if (flags[j].def) printf(" [default: %s]", flags[j].def);
-        else if (flags[j].type != F_BOOL) printf(" (required)");
-        printf("\n");
-    }
-}
-
-static int wants_help(int argc, char **argv) {
-    for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
-    return 0;
-}
 
 /* Threads per rank: OPENBLAS_NUM_THREADS if set, else the node's cores
  * divided by the ranks on it (dist_local_size), at least 1. */
@@ -110,13 +51,13 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
         { "no-progress", F_BOOL, &no_progress, NULL, "no progress bar or progress lines" },
     };
     int nflags = (int)(sizeof flags / sizeof flags[0]);
-    if (wants_help(argc, argv)) {
+    if (flags_want_help(argc, argv)) {
         if (d->rank == 0)
-            print_flags("usage: [mpirun -np N] dltrain train --train T.h5 --valid V.h5 --model NAME|FILE --out RUNDIR [flags]",
+            flags_print("usage: [mpirun -np N] dltrain train --train T.h5 --valid V.h5 --model NAME|FILE --out RUNDIR [flags]",
                         flags, nflags);
         return 0;
     }
-    DlStatus st = parse_flags(flags, nflags, argc, argv, "train");
+    DlStatus st = flags_parse(flags, nflags, argc, argv, "dltrain train");
     if (no_progress) c.progress = 0;
     if (st == DL_OK) {
         int threads = setup_threads(d);
@@ -145,14 +86,14 @@ static int cmd_summary(int argc, char **argv, const Dist *d) {
         { "classes", F_INT, &classes, "10", "class count (without --data)" },
     };
     int nflags = (int)(sizeof flags / sizeof flags[0]);
-    if (wants_help(argc, argv)) {
+    if (flags_want_help(argc, argv)) {
         if (d->rank == 0) {
-            print_flags("usage: dltrain summary --model NAME|FILE [--data D.h5 | --input C,H,W --classes K]", flags, nflags);
+            flags_print("usage: dltrain summary --model NAME|FILE [--data D.h5 | --input C,H,W --classes K]", flags, nflags);
             printf("\nzoo models: %s\n", model_zoo_names());
         }
         return 0;
     }
-    DlStatus st = parse_flags(flags, nflags, argc, argv, "summary");
+    DlStatus st = flags_parse(flags, nflags, argc, argv, "dltrain summary");
     Shape in = { 0, 0, 0 };
     if (st == DL_OK && data) {
         Dataset ds;

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "h5util.h"
 #include "layers/loss.h"
 #include "model.h"
 
@@ -38,24 +39,9 @@ static float *read_floats(hid_t f, const char *name, size_t count) {
 }
 
 static char *read_model_text(hid_t f) {
-    hid_t a = H5Aopen(f, "model", H5P_DEFAULT);
-    assert_true(a >= 0);
-    hid_t t = H5Aget_type(a), mt = H5Tcopy(H5T_C_S1);
-    char *out;
-    if (H5Tis_variable_str(t) > 0) {
-        H5Tset_size(mt, H5T_VARIABLE);
-        char *s = NULL;
-        assert_true(H5Aread(a, mt, &s) >= 0);
-        out = strdup(s);
-        H5free_memory(s);
-    } else {
-        size_t n = H5Tget_size(t);
-        H5Tset_size(mt, n + 1);
-        out = calloc(n + 2, 1);
-        assert_true(H5Aread(a, mt, out) >= 0);
-    }
-    H5Tclose(mt); H5Tclose(t); H5Aclose(a);
-    return out;
+    char *text = h5_get_attr_str(f, "model");
+    if (!text) fail_msg("fixture has no string attribute 'model'");
+    return text;
 }
 
 static void expect_close(const char *file, const char *what, const float *ours, const float *ref, size_t n, double tol) {
@@ -159,7 +145,7 @@ static void check_fixture(const char *file, int dropout_off) {
         test_free(labels); test_free(loss); test_free(dl); test_free(dz);
     }
     test_free(x); test_free(y); test_free(dy); test_free(dx); test_free(bstat); test_free(grads);
-    free(text);
+    dl_free(text);
     model_free(&m);
     H5Fclose(f);
 }

@@ -45,8 +45,7 @@ static size_t conv_scratch(const LayerSpec *s, int n) {
 static void conv_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
     (void)state;
     int fan_in = s->in.c * s->size * s->size;
-    init_he_uniform(w, (size_t)s->filters * fan_in, fan_in, r);
-    memset(w + (size_t)s->filters * fan_in, 0, sizeof(float) * s->filters);
+    init_fan_in_uniform(w, (size_t)s->filters * (fan_in + 1), fan_in, r);   /* weight, then bias */
 }
 
 /* Columns [0, P*Q) of col (C*R*S rows, row stride ld) from one image x (C, H, W). */

@@ -20,8 +20,7 @@ static int dense_params(const LayerSpec *s, TensorInfo t[4]) {
 static void dense_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
     (void)state;
     int in = (int)shape_size(s->in);
-    init_he_uniform(w, (size_t)s->units * in, in, r);
-    memset(w + (size_t)s->units * in, 0, sizeof(float) * s->units);
+    init_fan_in_uniform(w, (size_t)s->units * (in + 1), in, r);   /* weight, then bias */
 }
 
 static void dense_forward(const LayerCtx *c) {

@@ -48,8 +48,10 @@ int no_tensors(const LayerSpec *s, TensorInfo t[4]) { (void)s; (void)t; return 0
 size_t no_floats(const LayerSpec *s, int n) { (void)s; (void)n; return 0; }
 void no_init(const LayerSpec *s, float *w, float *state, DlRng *r) { (void)s; (void)w; (void)state; (void)r; }
 
-void init_he_uniform(float *w, size_t count, int fan_in, DlRng *r) {
-    /* He (Kaiming) uniform for ReLU: Var(w) = 2 / fan_in. */
-    float bound = sqrtf(6.0f / (float)fan_in);
+void init_fan_in_uniform(float *w, size_t count, int fan_in, DlRng *r) {
+    /* PyTorch's default for Conv2d and Linear, weights and biases alike:
+     * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with a = sqrt(5)).
+     * Users move models between the two, so they start the same way. */
+    float bound = 1.0f / sqrtf((float)fan_in);
     for (size_t i = 0; i < count; i++) w[i] = (2.0f * rng_unit(r) - 1.0f) * bound;
 }

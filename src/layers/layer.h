@@ -111,7 +111,7 @@ static inline float sum8(const float *v, size_t n) {
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-/* Fan-in He-uniform weights and zero biases (ReLU nets). */
-void init_he_uniform(float *w, size_t count, int fan_in, DlRng *r);
+/* U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default for weights and biases. */
+void init_fan_in_uniform(float *w, size_t count, int fan_in, DlRng *r);
 
 #endif

@@ -1,0 +1,281 @@
+/* dataset.c: read, validate and write the dataset file (contract in dataset.h
+ * and DESIGN.md "Dataset file"). Every refusal names the file, the object and
+ * what was expected. */
+#define _POSIX_C_SOURCE 200809L
+#include "dataset.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "h5util.h"
+
+void dataset_close(Dataset *d) {
+    if (!d) return;
+    for (int i = 0; d->class_names && i < d->k; i++) dl_free(d->class_names[i]);
+    dl_free(d->class_names);
+    dl_free(d->images);
+    dl_free(d->labels);
+    dl_free(d->targets);
+    dl_free(d->path);
+    *d = (Dataset){ 0 };
+}
+
+/* Opens dataset `name` and checks it is an integer array of `rank`
+ * dimensions; fills dims. Returns a negative hid and sets the error otherwise. */
+static hid_t open_int_array(hid_t f, const char *path, const char *name, int rank, hsize_t *dims,
+                            const char *expect) {
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) {
+        dl_fail(DL_EFORMAT, "%s: no dataset '%s' (expected %s; make the file with dlprep)", path, name, expect);
+        return -1;
+    }
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0) {
+        dl_fail(DL_EFORMAT, "%s: '%s' is not a dataset (expected %s)", path, name, expect);
+        return -1;
+    }
+    hid_t t = H5Dget_type(ds), sp = H5Dget_space(ds);
+    int r = H5Sget_simple_extent_ndims(sp);
+    int ok = H5Tget_class(t) == H5T_INTEGER && r == rank;
+    if (ok) H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Tclose(t);
+    if (!ok) {
+        H5Dclose(ds);
+        dl_fail(DL_EFORMAT, "%s: '%s' has the wrong type or rank (expected %s)", path, name, expect);
+        return -1;
+    }
+    return ds;
+}
+
+static DlStatus read_images(Dataset *d, hid_t f) {
+    hsize_t dims[4];
+    hid_t ds = open_int_array(f, d->path, "images", 4, dims, "uint8 (N, H, W, C) with C = 1 or 3");
+    if (ds < 0) return DL_EFORMAT;
+    hid_t t = H5Dget_type(ds);
+    int u8 = H5Tget_size(t) == 1 && H5Tget_sign(t) == H5T_SGN_NONE;
+    H5Tclose(t);
+    DlStatus st = DL_OK;
+    if (!u8)
+        st = dl_fail(DL_EFORMAT, "%s: 'images' must be uint8 (pixels 0..255), not a wider or signed integer type", d->path);
+    else if (dims[0] < 1 || dims[1] < 1 || dims[2] < 1 || dims[1] > 65536 || dims[2] > 65536)
+        st = dl_fail(DL_EFORMAT, "%s: 'images' has shape (%llu, %llu, %llu, %llu); expected N >= 1 images of H x W pixels",
+                     d->path, (unsigned long long)dims[0], (unsigned long long)dims[1],
+                     (unsigned long long)dims[2], (unsigned long long)dims[3]);
+    else if (dims[3] != 1 && dims[3] != 3)
+        st = dl_fail(DL_EFORMAT, "%s: 'images' has %llu channels in its last dimension; expected (N, H, W, C) with C = 1 or 3",
+                     d->path, (unsigned long long)dims[3]);
+    if (st == DL_OK) {
+        d->n = (int64_t)dims[0];
+        d->h = (int)dims[1];
+        d->w = (int)dims[2];
+        d->c = (int)dims[3];
+        d->images = dl_malloc((size_t)d->n * (size_t)(d->h * d->w * d->c));
+        if (H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->images) < 0)
+            st = dl_fail(DL_EIO, "%s: cannot read 'images' (the file is damaged or truncated)", d->path);
+    }
+    H5Dclose(ds);
+    return st;
+}
+
+static DlStatus read_labels(Dataset *d, hid_t f) {
+    hsize_t dim;
+    hid_t ds = open_int_array(f, d->path, "labels", 1, &dim, "integer (N) class indices");
+    if (ds < 0) return DL_EFORMAT;
+    DlStatus st = DL_OK;
+    int64_t *v = NULL;
+    if ((int64_t)dim != d->n)
+        st = dl_fail(DL_EFORMAT, "%s: 'labels' has %llu entries but 'images' has %lld; they must match",
+                     d->path, (unsigned long long)dim, (long long)d->n);
+    else {
+        v = dl_malloc((size_t)d->n * sizeof *v);
+        if (H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+            st = dl_fail(DL_EIO, "%s: cannot read 'labels' (the file is damaged or truncated)", d->path);
+    }
+    H5Dclose(ds);
+    if (st != DL_OK) { dl_free(v); return st; }
+    int64_t max = -1;
+    for (int64_t i = 0; i < d->n; i++) {
+        if (v[i] < 0 || (d->k > 0 && v[i] >= d->k)) {
+            st = dl_fail(DL_EFORMAT, "%s: labels[%lld] = %lld is outside 0..%d (%d class names)", d->path,
+                         (long long)i, (long long)v[i], d->k - 1, d->k);
+            dl_free(v);
+            return st;
+        }
+        if (v[i] > max) max = v[i];
+    }
+    if (d->k == 0) {                    /* no class_names: classes 0..max, named by number */
+        if (max + 1 > 100000) { dl_free(v); return dl_fail(DL_EFORMAT, "%s: labels go up to %lld; add class_names", d->path, (long long)max); }
+        d->k = (int)max + 1;
+        d->class_names = dl_calloc((size_t)d->k, sizeof(char *));
+        for (int i = 0; i < d->k; i++) {
+            char b[16];
+            snprintf(b, sizeof b, "%d", i);
+            d->class_names[i] = dl_strdup(b);
+        }
+    }
+    d->labels = dl_malloc((size_t)d->n * sizeof *d->labels);
+    for (int64_t i = 0; i < d->n; i++) d->labels[i] = (int32_t)v[i];
+    dl_free(v);
+    return DL_OK;
+}
+
+static DlStatus read_targets(Dataset *d, hid_t f) {
+    hsize_t dims[2];
+    hid_t ds = open_int_array(f, d->path, "targets", 2, dims, "0/1 integers (N, K) for task \"multi\"");
+    if (ds < 0) return DL_EFORMAT;
+    DlStatus st = DL_OK;
+    if ((int64_t)dims[0] != d->n)
+        st = dl_fail(DL_EFORMAT, "%s: 'targets' has %llu rows but 'images' has %lld; they must match",
+                     d->path, (unsigned long long)dims[0], (long long)d->n);
+    else if (d->k > 0 && (int)dims[1] != d->k)
+        st = dl_fail(DL_EFORMAT, "%s: 'targets' has %llu columns but there are %d class names",
+                     d->path, (unsigned long long)dims[1], d->k);
+    else if (dims[1] < 1 || dims[1] > 100000)
+        st = dl_fail(DL_EFORMAT, "%s: 'targets' has %llu columns; expected 1..100000 tags", d->path, (unsigned long long)dims[1]);
+    if (st == DL_OK) {
+        int k = (int)dims[1];
+        d->targets = dl_malloc((size_t)d->n * (size_t)k);
+        if (H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->targets) < 0)
+            st = dl_fail(DL_EIO, "%s: cannot read 'targets' (the file is damaged or truncated)", d->path);
+        for (int64_t i = 0; st == DL_OK && i < d->n * k; i++)
+            if (d->targets[i] > 1)
+                st = dl_fail(DL_EFORMAT, "%s: targets[%lld, %lld] = %d; expected 0 or 1", d->path,
+                             (long long)(i / k), (long long)(i % k), d->targets[i]);
+        if (st == DL_OK && d->k == 0) {
+            d->k = k;
+            d->class_names = dl_calloc((size_t)k, sizeof(char *));
+            for (int i = 0; i < k; i++) {
+                char b[16];
+                snprintf(b, sizeof b, "tag%d", i);
+                d->class_names[i] = dl_strdup(b);
+            }
+        }
+    }
+    H5Dclose(ds);
+    return st;
+}
+
+static DlStatus read_file(Dataset *d, hid_t f) {
+    int64_t version = 0;
+    if (H5Aexists(f, "format_version") > 0) {
+        if (!h5_get_attr_i64(f, "format_version", &version, 1))
+            return dl_fail(DL_EFORMAT, "%s: attribute 'format_version' must be one integer", d->path);
+        if (version > DATASET_FORMAT_VERSION)
+            return dl_fail(DL_EFORMAT, "%s: format_version %lld is newer than this dltrain reads (%d); update dltrain",
+                           d->path, (long long)version, DATASET_FORMAT_VERSION);
+    }
+    /* task: "single" or "multi"; when absent, what the file holds decides. */
+    char *task = h5_get_attr_str(f, "task");
+    if (!task && H5Aexists(f, "task") > 0)
+        return dl_fail(DL_EFORMAT, "%s: attribute 'task' must be a string, \"single\" or \"multi\"", d->path);
+    if (task) {
+        if (strcmp(task, "single") && strcmp(task, "multi")) {
+            DlStatus st = dl_fail(DL_EFORMAT, "%s: attribute 'task' is \"%s\"; expected \"single\" or \"multi\"", d->path, task);
+            dl_free(task);
+            return st;
+        }
+        d->multi = !strcmp(task, "multi");
+        dl_free(task);
+    } else {
+        d->multi = H5Lexists(f, "targets", H5P_DEFAULT) > 0 && H5Lexists(f, "labels", H5P_DEFAULT) <= 0;
+    }
+    if (H5Aexists(f, "class_names") > 0) {
+        d->class_names = h5_get_attr_strs(f, "class_names", &d->k);
+        if (!d->class_names)
+            return dl_fail(DL_EFORMAT, "%s: attribute 'class_names' must be a list of strings (one per class)", d->path);
+    }
+    if (H5Lexists(f, "images", H5P_DEFAULT) <= 0 && H5Lexists(f, "jpeg", H5P_DEFAULT) > 0)
+        return dl_fail(DL_EFORMAT, "%s: holds JPEG-encoded images ('jpeg'); this version reads only raw 'images' "
+                       "(re-run dlprep with --store raw)", d->path);
+    DlStatus st = read_images(d, f);
+    if (st == DL_OK) st = d->multi ? read_targets(d, f) : read_labels(d, f);
+    return st;
+}
+
+DlStatus dataset_open(Dataset *d, const char *path) {
+    *d = (Dataset){ 0 };
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return dl_fail(DL_EIO, "cannot open dataset '%s': %s (make it with dlprep, e.g. datasets/make_fmnist.sh)",
+                       path, strerror(errno));
+    if (H5Fis_hdf5(path) <= 0)
+        return dl_fail(DL_EFORMAT, "%s: not an HDF5 file (make datasets with dlprep)", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return dl_fail(DL_EIO, "%s: cannot open the HDF5 file (damaged, or no read permission)", path);
+    d->path = dl_strdup(path);
+    DlStatus st = read_file(d, f);
+    H5Fclose(f);
+    if (st != DL_OK) dataset_close(d);
+    return st;
+}
+
+void dataset_images(const Dataset *d, const int64_t *idx, int n, float *x) {
+    const int hw = d->h * d->w, c = d->c;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *src = d->images + (size_t)idx[i] * (size_t)(hw * c);
+        float *dst = x + (size_t)i * (size_t)(hw * c);
+        if (c == 1)
+            for (int p = 0; p < hw; p++) dst[p] = (float)src[p] / 255.0f;
+        else
+            for (int p = 0; p < hw; p++)
+                for (int ch = 0; ch < c; ch++) dst[ch * hw + p] = (float)src[p * c + ch] / 255.0f;
+    }
+}
+
+/* Writes one dataset with chunks of whole samples (about 64 KiB each). */
+static int put_array(hid_t f, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                     const hsize_t *dims, const void *v) {
+    hsize_t chunk[4];
+    size_t sample = H5Tget_size(file_type);
+    for (int i = 1; i < rank; i++) { chunk[i] = dims[i]; sample *= dims[i]; }
+    chunk[0] = 65536 / (sample ? sample : 1);
+    if (chunk[0] < 1) chunk[0] = 1;
+    if (chunk[0] > dims[0]) chunk[0] = dims[0];
+    hid_t sp = H5Screate_simple(rank, dims, NULL), pl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(pl, rank, chunk);
+    hid_t ds = H5Dcreate2(f, name, file_type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    int ok = ds >= 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0;
+    if (ds >= 0) ok = H5Dclose(ds) >= 0 && ok;
+    H5Pclose(pl);
+    H5Sclose(sp);
+    return ok;
+}
+
+static int write_file(const char *tmp, const uint8_t *images, int64_t n, int h, int w, int c,
+                      const int32_t *labels, const uint8_t *targets, int k, char *const *class_names) {
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return 0;
+    hsize_t idims[4] = { (hsize_t)n, (hsize_t)h, (hsize_t)w, (hsize_t)c };
+    hsize_t tdims[2] = { (hsize_t)n, (hsize_t)k };
+    int ok = put_array(f, "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, 4, idims, images);
+    if (labels) ok = ok && put_array(f, "labels", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, idims, labels);
+    else ok = ok && put_array(f, "targets", H5T_STD_U8LE, H5T_NATIVE_UINT8, 2, tdims, targets);
+    ok = ok && h5_put_attr_strs(f, "class_names", class_names, k);
+    ok = ok && h5_put_attr_str(f, "task", labels ? "single" : "multi");
+    ok = ok && h5_put_attr_i64(f, "format_version", &(int64_t){ DATASET_FORMAT_VERSION }, 1);
+    ok = H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 && ok;
+    ok = H5Fclose(f) >= 0 && ok;
+    return ok;
+}
+
+DlStatus dataset_write(const char *path, const uint8_t *images, int64_t n, int h, int w, int c,
+                       const int32_t *labels, const uint8_t *targets, int k, char *const *class_names) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp)
+        return dl_fail(DL_EIO, "output path too long: %s", path);
+    if (!write_file(tmp, images, n, h, w, c, labels, targets, k, class_names)) {
+        remove(tmp);
+        return dl_fail(DL_EIO, "cannot write '%s' (check that its folder exists, is writable and has space)", path);
+    }
+    if (rename(tmp, path) != 0) {
+        DlStatus st = dl_fail(DL_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+        remove(tmp);
+        return st;
+    }
+    return DL_OK;
+}

@@ -1,0 +1,18 @@
+/* h5util.h: HDF5 attribute helpers shared by the dataset and checkpoint files.
+ * Each closes every handle it opens on every path and returns 0/NULL on any
+ * failure (callers turn that into a message naming the file). Readers accept
+ * any integer type and fixed- or variable-length strings, as h5py writes. */
+#ifndef DL_H5UTIL_H
+#define DL_H5UTIL_H
+
+#include <hdf5.h>
+#include <stdint.h>
+
+int h5_put_attr_str(hid_t obj, const char *name, const char *value);
+int h5_put_attr_strs(hid_t obj, const char *name, char *const *v, int n);
+int h5_put_attr_i64(hid_t obj, const char *name, const int64_t *v, int n);   /* n == 1: scalar */
+int h5_get_attr_i64(hid_t obj, const char *name, int64_t *v, int n);         /* exactly n values */
+char *h5_get_attr_str(hid_t obj, const char *name);                          /* new string or NULL */
+char **h5_get_attr_strs(hid_t obj, const char *name, int *n);                /* n new strings or NULL */
+
+#endif

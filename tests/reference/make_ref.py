@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+"""Writes the PyTorch reference fixtures that tests/test_reference.c checks.
+
+Run by hand (not by CI) with Debian's python3-torch and python3-h5py:
+    /usr/bin/python3 tests/reference/make_ref.py        # writes tests/reference/fixtures/*.h5
+
+Each case is a small dltrain model text (one layer, or a whole zoo model).
+This script parses the same text format itself, builds the equivalent
+torch.nn modules, and computes in float64 from float32-rounded inputs and
+parameters: the training-mode forward y, the input gradient dx and every
+parameter gradient for an upstream gradient dy, and batch-norm running
+statistics after that one step. The zoo models' text is read from
+src/model.c, so the fixtures follow the models the program really builds.
+"""
+import os
+import re
+
+import h5py
+import numpy as np
+import torch
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "fixtures")
+SRC = os.path.join(HERE, "..", "..", "src", "model.c")
+
+
+def zoo_text(name):
+    """The zoo model's text, as the C string literal in src/model.c holds it."""
+    src = open(SRC).read()
+    m = re.search(r'\{\s*"%s",\s*((?:"[^"]*"\s*)+)\}' % re.escape(name), src)
+    return "".join(s.encode().decode("unicode_escape") for s in re.findall(r'"([^"]*)"', m.group(1)))
+
+
+def parse(text):
+    """[(kind, {key: value})] of the text; 'input' line returned separately."""
+    layers, inp = [], None
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].split()
+        if not line:
+            continue
+        kv = dict(w.split("=", 1) for w in line[1:])
+        if line[0] == "input":
+            inp = (int(kv["channels"]), int(kv["height"]), int(kv["width"]))
+        else:
+            layers.append((line[0], kv))
+    return inp, layers
+
+
+class Named(nn.Module):
+    def __init__(self, kind, name, mod):
+        super().__init__()
+        self.kind, self.name, self.mod = kind, name, mod
+
+    def forward(self, x):
+        return self.mod(x)
+
+
+def build(text):
+    """torch modules for the text, with dltrain's default names and shapes."""
+    inp, layers = parse(text)
+    c, h, w = inp
+    flat = False
+    mods, counts = [], {}
+    for kind, kv in layers:
+        counts[kind] = counts.get(kind, 0) + 1
+        name = kv.get("name", "%s%d" % (kind, counts[kind]))
+        if kind == "conv":
+            k, r = int(kv["filters"]), int(kv.get("size", 3))
+            s = int(kv.get("stride", 1))
+            p = (r - 1) // 2 if kv.get("pad") == "same" else int(kv.get("pad", 0))
+            mod = nn.Conv2d(c, k, r, s, p)
+            c, h, w = k, (h + 2 * p - r) // s + 1, (w + 2 * p - r) // s + 1
+        elif kind == "dense":
+            u = int(kv["units"])
+            mod = nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, u))
+            c, h, w, flat = u, 1, 1, True
+        elif kind == "relu":
+            mod = nn.ReLU()
+        elif kind == "leaky":
+            mod = nn.LeakyReLU(float(kv.get("alpha", 0.01)))
+        elif kind in ("maxpool", "avgpool"):
+            r = int(kv.get("size", 2))
+            s = int(kv.get("stride", r))
+            mod = (nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d)(r, s)
+            h, w = (h - r) // s + 1, (w - r) // s + 1
+        elif kind == "gap":
+            mod = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            h, w, flat = 1, 1, True
+        elif kind == "bn":
+            eps, mom = float(kv.get("eps", 1e-5)), float(kv.get("momentum", 0.1))
+            mod = (nn.BatchNorm1d if flat else nn.BatchNorm2d)(c, eps=eps, momentum=mom)
+            with torch.no_grad():   # not the default 1/0, so a swapped gamma/beta shows
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.uniform_(-0.5, 0.5)
+        elif kind == "dropout":
+            mod = nn.Identity()     # the C test switches dropout off (rate 0)
+        elif kind == "flatten":
+            mod = nn.Flatten()
+            c, h, w, flat = c * h * w, 1, 1, True
+        else:
+            raise ValueError(kind)
+        mods.append(Named(kind, name, mod))
+    return inp, mods
+
+
+def tensors(m):
+    """(dltrain tensor name, torch parameter) of one layer, in dltrain's order."""
+    mod = m.mod[1] if isinstance(m.mod, nn.Sequential) and m.kind == "dense" else m.mod
+    if m.kind in ("conv", "dense", "bn"):
+        return [("weight", mod.weight), ("bias", mod.bias)]
+    return []
+
+
+def case(name, text, n=4, labels=False, scale=1.0):
+    torch.manual_seed(len(name) * 7919 + sum(map(ord, name)))
+    inp, mods = build(text)
+    net = nn.Sequential(*mods).double().train()
+    with torch.no_grad():   # parameters as the float32 values the fixture stores
+        for p in net.parameters():
+            p.copy_(p.float().double())
+    x = (torch.randn(n, *inp) * scale).float().double().requires_grad_(True)
+    y = net(x).reshape(n, -1)
+    dy = torch.randn_like(y).float().double()
+    y.backward(dy)
+    with h5py.File(os.path.join(OUT, name + ".h5"), "w") as f:
+        f.attrs["model"] = text
+        f["x"] = x.detach().float().numpy()
+        f["y"] = y.detach().float().numpy()
+        f["dy"] = dy.float().numpy()
+        f["dx"] = x.grad.float().numpy()
+        for m in mods:
+            for t, p in tensors(m):
+                f["params/%s/%s" % (m.name, t)] = p.detach().float().numpy()
+                f["grads/%s/%s" % (m.name, t)] = p.grad.float().numpy()
+            if m.kind == "bn":
+                f["state/%s/running_mean" % m.name] = m.mod.running_mean.float().numpy()
+                f["state/%s/running_var" % m.name] = m.mod.running_var.float().numpy()
+        if labels:
+            lab = torch.randint(0, y.shape[1], (n,))
+            z = y.detach().float().double().requires_grad_(True)
+            loss = nn.functional.cross_entropy(z, lab)
+            loss.backward()
+            f["labels"] = lab.numpy().astype(np.int32)
+            f["loss"] = np.array([loss.item()], np.float32)
+            f["dlogits"] = z.grad.float().numpy()
+    print("wrote", name)
+
+
+def loss_cases():
+    torch.manual_seed(7)
+    n, k = 6, 5
+    # large logits (up to +-200) check the log-sum-exp / stable forms
+    z = (torch.randn(n, k) * torch.tensor([1, 10, 100, 1, 50, 200]).reshape(n, 1)).float().double()
+    zs = z.clone().requires_grad_(True)
+    lab = torch.randint(0, k, (n,))
+    loss = nn.functional.cross_entropy(zs, lab)
+    loss.backward()
+    with h5py.File(os.path.join(OUT, "loss_softmax.h5"), "w") as f:
+        f["logits"] = z.float().numpy()
+        f["labels"] = lab.numpy().astype(np.int32)
+        f["loss"] = np.array([loss.item()], np.float32)
+        f["dlogits"] = zs.grad.float().numpy()
+    zb = z.clone().requires_grad_(True)
+    t = (torch.rand(n, k) < 0.4).double()
+    loss = nn.functional.binary_cross_entropy_with_logits(zb, t)
+    loss.backward()
+    with h5py.File(os.path.join(OUT, "loss_sigmoid.h5"), "w") as f:
+        f["logits"] = z.float().numpy()
+        f["targets"] = t.float().numpy()
+        f["loss"] = np.array([loss.item()], np.float32)
+        f["dlogits"] = zb.grad.float().numpy()
+    print("wrote loss_softmax, loss_sigmoid")
+
+
+def main():
+    torch.set_default_dtype(torch.float64)
+    os.makedirs(OUT, exist_ok=True)
+    inp = "input channels=3 height=9 width=9\n"
+    case("conv3x3_s1_p1", inp + "conv name=c filters=4 size=3 stride=1 pad=1\n")
+    case("conv5x5_same", inp + "conv name=c filters=5 size=5 pad=same\n")
+    case("conv3x3_s2_p0", inp + "conv name=c filters=4 size=3 stride=2 pad=0\n")
+    case("conv3x3_s2_p1", "input channels=3 height=10 width=10\nconv name=c filters=4 size=3 stride=2 pad=1\n")
+    case("conv1x1", inp + "conv name=c filters=6 size=1\n")
+    case("dense", inp + "dense name=d units=7\n")
+    case("relu", inp + "relu\n")
+    case("leaky", inp + "leaky alpha=0.2\n")
+    case("maxpool2", "input channels=3 height=8 width=8\nmaxpool size=2\n")
+    case("maxpool3_s2", inp + "maxpool size=3 stride=2\n")
+    case("avgpool2", "input channels=3 height=8 width=8\navgpool size=2\n")
+    case("avgpool3_s2", inp + "avgpool size=3 stride=2\n")
+    case("gap", inp + "gap\n")
+    case("flatten", inp + "flatten\n")
+    # batch norm: shifted, scaled inputs so mean and variance matter
+    case("bn_conv", inp + "bn name=b\n", n=5, scale=3.0)
+    case("bn_dense", inp + "dense name=d units=6\nbn name=b eps=0.001 momentum=0.2\n", n=8)
+    # the zoo models at a small input (zoo models take their input size from
+    # the data), so the fixtures stay small
+    for zoo, size in (("fmnist-bn", 12), ("fmnist-tfdoc", 8)):
+        text = "input channels=1 height=%d width=%d\n" % (size, size) + zoo_text(zoo).replace("units=classes", "units=10")
+        case("model_" + zoo.replace("-", "_"), text, n=4, labels=True)
+    loss_cases()
+
+
+if __name__ == "__main__":
+    main()
