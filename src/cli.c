@@ -32,7 +32,7 @@ static int setup_threads(const Dist *d) {
 
 static int cmd_train(int argc, char **argv, const Dist *d) {
     TrainConfig c = { .epochs = 10, .batch = 64, .groups = 4, .lr = 0.05f, .momentum = 0.9f,
-                      .seed = 1, .progress = -1 };
+                      .seed = 1, .progress = -1, .check_every = 100 };
     int no_progress = 0;
     const Flag flags[] = {
         { "train", F_STR, &c.train_path, NULL, "training dataset (HDF5, from dlprep)" },
@@ -48,6 +48,7 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
         { "weight-decay", F_FLOAT, &c.weight_decay, "0", "L2 weight decay on conv/dense weights (not biases or batch norm)" },
         { "seed", F_U64, &c.seed, "1", "seed of every random choice (init, shuffling, dropout)" },
         { "limit", F_INT, &c.limit, "0", "train on the first N images only (0: all); for quick checks" },
+        { "check-every", F_INT, &c.check_every, "100", "compare a digest of every rank's weights every N steps; abort if they differ (0: never)" },
         { "no-progress", F_BOOL, &no_progress, NULL, "no progress bar or progress lines" },
     };
     int nflags = (int)(sizeof flags / sizeof flags[0]);
@@ -60,9 +61,7 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
     DlStatus st = flags_parse(flags, nflags, argc, argv, "dltrain train");
     if (no_progress) c.progress = 0;
     if (st == DL_OK) {
-        int threads = setup_threads(d);
-        if (d->rank == 0)
-            printf("threads: %d BLAS thread%s per rank (set OPENBLAS_NUM_THREADS to change)\n", threads, threads > 1 ? "s" : "");
+        c.threads = setup_threads(d);
         st = train_run(&c, d);
     }
     if (st != DL_OK) {

@@ -76,6 +76,16 @@ DlStatus dist_agree(const Dist *d, DlStatus st) {
     return dl_fail((DlStatus)worst, "%s", msg);
 }
 
+int dist_first_differing(const Dist *d, uint64_t digest) {
+    if (d->size == 1) return -1;
+    uint64_t *all = dl_malloc(sizeof(uint64_t) * (size_t)d->size);
+    MPI_Allgather(&digest, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD);
+    int bad = -1;
+    for (int r = 1; r < d->size && bad < 0; r++) if (all[r] != all[0]) bad = r;
+    dl_free(all);
+    return bad;
+}
+
 void dist_bcast(const Dist *d, void *buf, size_t bytes) {
     if (d->size == 1) return;
     MPI_Bcast(buf, (int)bytes, MPI_BYTE, 0, MPI_COMM_WORLD);

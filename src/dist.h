@@ -9,6 +9,7 @@
 #define DL_DIST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -29,6 +30,10 @@ void dist_allreduce_sum(const Dist *d, float *buf, size_t n, float *scratch);
 /* Every rank returns the worst (largest) status of all ranks; the message
  * comes with it from the rank that failed (rank 0's if several). */
 DlStatus dist_agree(const Dist *d, DlStatus st);
+
+/* Every rank passes a digest (of its weights); returns the lowest rank whose
+ * digest differs from rank 0's, or -1 when all agree. Collective. */
+int dist_first_differing(const Dist *d, uint64_t digest);
 
 /* Broadcast from rank 0. */
 void dist_bcast(const Dist *d, void *buf, size_t bytes);

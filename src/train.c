@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -232,6 +233,20 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
     return DL_OK;
 }
 
+/* The safety net of the bitwise design: every rank must hold the same
+ * weights, batch-norm statistics and momentum after every step. A digest
+ * is cheap (one pass over the parameters); compare them across ranks. */
+static DlStatus check_same_weights(Trainer *t, int epoch, int64_t step) {
+    uint64_t h = dl_digest(t->m.params, t->m.n_params, 0xcbf29ce484222325ull);
+    h = dl_digest(t->m.state, t->m.n_state, h);
+    h = dl_digest(t->mom, t->m.n_params, h);
+    int bad = dist_first_differing(t->d, h);
+    if (bad < 0) return DL_OK;
+    return dl_fail(DL_ENUMERIC, "rank %d's weights differ from rank 0's at epoch %d step %lld: the ranks diverged "
+                   "(a non-deterministic library or a faulty node); the last good checkpoint is the run's last.h5",
+                   bad, epoch + 1, (long long)step + 1);
+}
+
 /* Rank 0: mean loss and accuracy over the validation file (eval mode). */
 static void validate(Trainer *t, double *loss, double *acc) {
     Model *m = &t->m;
@@ -304,8 +319,9 @@ DlStatus train_run(const TrainConfig *c, const Dist *d) {
     t.tty = isatty(STDOUT_FILENO);
 
     int64_t steps = n / c->batch;   /* the last partial batch is dropped (a new one each epoch) */
-    say(&t, "dltrain %s: %d rank%s, global batch %d in %d groups of %d, %lld steps/epoch, %lld training images, %lld validation\n",
-        DLTRAIN_VERSION, d->size, d->size > 1 ? "s" : "", c->batch, t.G, t.gs, (long long)steps,
+    say(&t, "dltrain %s: %d rank%s x %d BLAS thread%s, global batch %d in %d groups of %d, %lld steps/epoch, "
+        "%lld training images, %lld validation\n",
+        DLTRAIN_VERSION, d->size, d->size > 1 ? "s" : "", c->threads, c->threads > 1 ? "s" : "", c->batch, t.G, t.gs, (long long)steps,
         (long long)n, (long long)t.valid.n);
     say(&t, "model %s: %zu parameters; optimizer sgd lr %g momentum %g%s weight decay %g; seed %llu\n",
         c->model, t.m.n_params, c->lr, c->momentum, c->nesterov ? " (nesterov)" : "", c->weight_decay,
@@ -313,6 +329,10 @@ DlStatus train_run(const TrainConfig *c, const Dist *d) {
     say(&t, "%5s  %10s  %10s  %8s  %6s  %8s\n", "epoch", "train_loss", "valid_loss", "accuracy", "time", "img/s");
 
     int64_t global_step = 0;
+    /* Testing hook (tests/cli_train.sh): nudge one weight on this rank after
+     * step 2, to show that divergence is caught and named. */
+    const char *fault = getenv("DLTRAIN_TEST_DIVERGE_RANK");
+    int fault_rank = fault ? atoi(fault) : -1;
     for (int epoch = 0; epoch < c->epochs && st == DL_OK; epoch++) {
         double t0 = dl_now(), sum_loss = 0.0;
         for (int64_t i = 0; i < t.train.n; i++) t.perm[i] = i;
@@ -324,6 +344,9 @@ DlStatus train_run(const TrainConfig *c, const Dist *d) {
             st = train_step(&t, epoch, s, &loss, &right);
             sum_loss += loss;
             global_step++;
+            if (st == DL_OK && fault_rank == d->rank && global_step == 2) t.m.params[0] += 1e-3f;
+            if (st == DL_OK && c->check_every > 0 && global_step % c->check_every == 0)
+                st = check_same_weights(&t, epoch, s);
             if (st == DL_OK && (t.tty ? (s % 10 == 0 || s == steps - 1) : 1))
                 progress(&t, epoch, s + 1, steps, sum_loss / (s + 1), t0, &last_q);
         }

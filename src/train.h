@@ -24,6 +24,8 @@ typedef struct {
     uint64_t seed;
     int64_t limit;           /* use only the first `limit` training samples (0: all) */
     int progress;            /* -1: bar on a terminal, plain lines otherwise; 0: none */
+    int check_every;         /* compare a digest of every rank's weights every N steps (0: never) */
+    int threads;             /* BLAS threads per rank (set by the caller; reported only) */
 } TrainConfig;
 
 DlStatus train_run(const TrainConfig *c, const Dist *d);

@@ -89,3 +89,12 @@ void rng_shuffle(DlRng *r, int64_t *idx, int64_t n) {
         int64_t t = idx[i]; idx[i] = idx[j]; idx[j] = t;
     }
 }
+
+uint64_t dl_digest(const float *v, size_t n, uint64_t h) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &v[i], sizeof bits);
+        h = (h ^ bits) * 0x100000001b3ull;   /* FNV-1a over 32-bit words */
+    }
+    return h;
+}

@@ -37,6 +37,8 @@ void dl_panic(const char *file, int line, const char *what) __attribute__((noret
 /* Counter-based RNG: a strong 64-bit mix of the key words. The same key
  * gives the same bits on every rank, every run. */
 uint64_t dl_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
+/* A 64-bit digest of n floats' bytes, chained from h (not cryptographic). */
+uint64_t dl_digest(const float *v, size_t n, uint64_t h);
 /* Uniform float in [0, 1) from 24 bits of h. */
 static inline float dl_unit(uint64_t h) { return (float)(h >> 40) * (1.0f / 16777216.0f); }
 

@@ -77,5 +77,10 @@ expect_error "bad.txt:2: 'conv' has no key 'filter'" \
 expect_error "unknown flag '--epoch'" "$BUILD/dltrain" train --epoch 3
 expect_error "--batch 30 is not a multiple of --groups 4" \
   "$BUILD/dltrain" train --train "$T/train.h5" --valid "$T/valid.h5" --model fmnist-bn --out "$T/x" --batch 30
+# a rank whose weights drift (the testing hook nudges one weight on rank 1
+# after step 2) is caught by the digest check and named
+DLTRAIN_TEST_DIVERGE_RANK=1 expect_error "rank 1's weights differ from rank 0's at epoch 1 step 4" \
+  "${MPI[@]}" -x DLTRAIN_TEST_DIVERGE_RANK -np 2 "$BUILD/dltrain" train --train "$T/train.h5" --valid "$T/valid.h5" \
+  --model "$T/net.txt" --batch 32 --out "$T/diverge" --check-every 4 --no-progress
 "$BUILD/dltrain" summary --model fmnist-bn | grep -q "Total params: 468202" || fail "summary of fmnist-bn"
 echo "cli_train: 1 passed, 0 failed"

@@ -148,7 +148,7 @@ static void test_stack(void **s) {
     check_grads(IN(2, 8, 8)
                 "conv name=c1 filters=3 size=3 pad=same\nbn name=b1\nleaky alpha=0.2\nmaxpool size=2\n"
                 "conv name=c2 filters=4 size=3 stride=2 pad=1\nrelu\ngap\ndense name=d units=3\n",
-                3, 1, 3e-3f, 5e-3);
+                3, 1, 1e-3f, 5e-3);   /* small step: max pool and leaky ReLU have kinks */
 }
 
 /* Dropout: the mask is a function of (seed, epoch, sample, layer, element)
