@@ -21,5 +21,9 @@ elif [ -z "${MPIRUN_FLAGS:-}" ]; then
 else
   extra+=(--map-by socket --bind-to core)
 fi
+# Ranks cannot see whether mpirun's stdout is a terminal: tell them, for the
+# progress bar (plain progress lines otherwise).
+if [ -t 1 ]; then export DLTRAIN_TTY=1; else export DLTRAIN_TTY=0; fi
+extra+=(-x DLTRAIN_TTY)
 # shellcheck disable=SC2086
 exec mpirun "${extra[@]}" ${MPIRUN_FLAGS:-} "$@"

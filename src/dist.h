@@ -27,6 +27,14 @@ static inline int dist_local_size(const Dist *d) { return d->local_size; }
  * power of two. scratch must hold n/2 + 1 floats. */
 void dist_allreduce_sum(const Dist *d, float *buf, size_t n, float *scratch);
 
+/* buf (n) <- the sum over ranks by MPI_Allreduce: Open MPI picks the
+ * algorithm by message size and rank count, so the bytes may differ from
+ * dist_allreduce_sum's and between rank counts (--fast-allreduce). */
+void dist_allreduce_sum_mpi(const Dist *d, float *buf, size_t n);
+
+double dist_wtime(void);
+void dist_barrier(const Dist *d);
+
 /* Every rank returns the worst (largest) status of all ranks; the message
  * comes with it from the rank that failed (rank 0's if several). */
 DlStatus dist_agree(const Dist *d, DlStatus st);

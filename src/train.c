@@ -221,7 +221,8 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
     }
     DL_CHECK(top == 1);
     float *red = t->stk[0];
-    dist_allreduce_sum(t->d, red, t->red_n, t->reduce_scratch);
+    if (c->fast_allreduce) dist_allreduce_sum_mpi(t->d, red, t->red_n);
+    else dist_allreduce_sum(t->d, red, t->red_n, t->reduce_scratch);
     *loss = red[m->n_params + m->n_bstat + RED_LOSS] / c->batch;
     *correct = red[m->n_params + m->n_bstat + RED_CORRECT];
     if (!isfinite(*loss))
@@ -231,6 +232,16 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
     sgd_step(m->params, t->mom, red, t->seg, t->nseg, &sc, c->lr);
     model_update_stats(m, red + m->n_params, t->G);
     return DL_OK;
+}
+
+/* Under mpirun a rank's stdout is a pipe or pty whatever mpirun's own stdout
+ * is, so isatty() cannot tell. launch/mpirun.sh passes DLTRAIN_TTY (1 when
+ * its stdout is a terminal); plain mpirun without it gets plain lines. */
+static int stdout_is_terminal(void) {
+    const char *e = getenv("DLTRAIN_TTY");
+    if (e) return atoi(e) != 0;
+    if (getenv("OMPI_COMM_WORLD_SIZE")) return 0;
+    return isatty(STDOUT_FILENO);
 }
 
 /* The safety net of the bitwise design: every rank must hold the same
@@ -316,7 +327,7 @@ DlStatus train_run(const TrainConfig *c, const Dist *d) {
     }
     st = dist_agree(d, st);
     if (st != DL_OK) { trainer_free(&t); return st; }
-    t.tty = isatty(STDOUT_FILENO);
+    t.tty = stdout_is_terminal();
 
     int64_t steps = n / c->batch;   /* the last partial batch is dropped (a new one each epoch) */
     say(&t, "dltrain %s: %d rank%s x %d BLAS thread%s, global batch %d in %d groups of %d, %lld steps/epoch, "
@@ -326,6 +337,8 @@ DlStatus train_run(const TrainConfig *c, const Dist *d) {
     say(&t, "model %s: %zu parameters; optimizer sgd lr %g momentum %g%s weight decay %g; seed %llu\n",
         c->model, t.m.n_params, c->lr, c->momentum, c->nesterov ? " (nesterov)" : "", c->weight_decay,
         (unsigned long long)c->seed);
+    if (c->fast_allreduce && d->size > 1)
+        say(&t, "--fast-allreduce: MPI_Allreduce; the weights will not be bit-identical to other -np runs\n");
     say(&t, "%5s  %10s  %10s  %8s  %6s  %8s\n", "epoch", "train_loss", "valid_loss", "accuracy", "time", "img/s");
 
     int64_t global_step = 0;

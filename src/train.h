@@ -24,6 +24,7 @@ typedef struct {
     uint64_t seed;
     int64_t limit;           /* use only the first `limit` training samples (0: all) */
     int progress;            /* -1: bar on a terminal, plain lines otherwise; 0: none */
+    int fast_allreduce;      /* MPI_Allreduce instead of the fixed tree: not bit-identical across np */
     int check_every;         /* compare a digest of every rank's weights every N steps (0: never) */
     int threads;             /* BLAS threads per rank (set by the caller; reported only) */
 } TrainConfig;
