@@ -47,6 +47,7 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
         { "nesterov", F_BOOL, &c.nesterov, NULL, "Nesterov momentum" },
         { "weight-decay", F_FLOAT, &c.weight_decay, "0", "L2 weight decay on conv/dense weights (not biases or batch norm)" },
         { "seed", F_U64, &c.seed, "1", "seed of every random choice (init, shuffling, dropout)" },
+        { "augment", F_STR, &c.augment, "none", "training augmentation, comma-separated: hflip, vflip, dihedral, translate=P, brightness=B, contrast=C" },
         { "limit", F_INT, &c.limit, "0", "train on the first N images only (0: all); for quick checks" },
         { "fast-allreduce", F_BOOL, &c.fast_allreduce, NULL, "use MPI_Allreduce: may be faster on a cluster, but weights are no longer bit-identical across -np" },
         { "check-every", F_INT, &c.check_every, "100", "compare a digest of every rank's weights every N steps; abort if they differ (0: never)" },

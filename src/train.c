@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "data/augment.h"
 #include "data/dataset.h"
 #include "layers/loss.h"
 #include "model.h"
@@ -37,6 +38,8 @@ typedef struct {
     float *x, *targets;        /* (gs, input), (gs, classes) */
     int32_t *labels;           /* (gs) */
     int64_t *perm;             /* (train.n) this epoch's order */
+    AugmentConfig aug;
+    float *aug_tmp;            /* (input) */
     FILE *log, *csv;
     int tty;
 } Trainer;
@@ -97,7 +100,7 @@ static DlStatus mkdir_p(const char *dir) {
 static void trainer_free(Trainer *t) {
     if (t->stk) for (int i = 0; t->lvl && i <= 31 && t->stk[i]; i++) dl_free(t->stk[i]);
     dl_free(t->stk); dl_free(t->lvl); dl_free(t->reduce_scratch); dl_free(t->mom); dl_free(t->seg);
-    dl_free(t->x); dl_free(t->targets); dl_free(t->labels); dl_free(t->perm);
+    dl_free(t->x); dl_free(t->aug_tmp); dl_free(t->targets); dl_free(t->labels); dl_free(t->perm);
     if (t->log) fclose(t->log);
     if (t->csv) fclose(t->csv);
     model_free(&t->m);
@@ -129,8 +132,13 @@ static DlStatus build(Trainer *t) {
     t->G = c->groups;
     t->gs = c->batch / c->groups;
     t->local = c->groups / t->d->size;
+    DlStatus st = augment_parse(&t->aug, c->augment);
+    if (st == DL_OK && t->aug.dihedral && t->train.h != t->train.w)
+        st = dl_fail(DL_EARG, "--augment dihedral needs square images; '%s' has %dx%d (use hflip,vflip)",
+                     t->train.path, t->train.h, t->train.w);
+    if (st != DL_OK) return st;
     char *text = NULL;
-    DlStatus st = model_text_load(&text, c->model);
+    st = model_text_load(&text, c->model);
     if (st == DL_OK) {
         Shape in = { t->train.c, t->train.h, t->train.w };
         st = model_init(&t->m, text, c->model, in, t->train.k, t->gs);
@@ -159,6 +167,7 @@ static DlStatus build(Trainer *t) {
         }
     }
     t->x = dl_malloc(sizeof(float) * t->gs * shape_size(m->input));
+    t->aug_tmp = dl_malloc(sizeof(float) * shape_size(m->input));
     t->labels = dl_malloc(sizeof(int32_t) * t->gs);
     t->targets = dl_malloc(sizeof(float) * t->gs * m->classes);
     t->perm = dl_malloc(sizeof(int64_t) * t->train.n);
@@ -202,6 +211,12 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
         float *red = t->stk[top];
         memset(red, 0, sizeof(float) * t->red_n);
         dataset_images(&t->train, idx, t->gs, t->x);
+        if (augment_any(&t->aug)) {
+            const Dataset *ds = &t->train;
+            size_t per = (size_t)ds->c * ds->h * ds->w;
+            for (int i = 0; i < t->gs; i++)
+                augment_sample(t->x + i * per, t->aug_tmp, ds->c, ds->h, ds->w, &t->aug, c->seed, epoch, idx[i]);
+        }
         load_targets(t, &t->train, idx, t->gs);
         ForwardArgs a = { .training = 1, .sample = idx, .seed = c->seed, .epoch = epoch,
                           .bstat = red + m->n_params };
@@ -337,6 +352,7 @@ DlStatus train_run(const TrainConfig *c, const Dist *d) {
     say(&t, "model %s: %zu parameters; optimizer sgd lr %g momentum %g%s weight decay %g; seed %llu\n",
         c->model, t.m.n_params, c->lr, c->momentum, c->nesterov ? " (nesterov)" : "", c->weight_decay,
         (unsigned long long)c->seed);
+    if (augment_any(&t.aug)) say(&t, "augment: %s (training only)\n", c->augment);
     if (c->fast_allreduce && d->size > 1)
         say(&t, "--fast-allreduce: MPI_Allreduce; the weights will not be bit-identical to other -np runs\n");
     say(&t, "%5s  %10s  %10s  %8s  %6s  %8s\n", "epoch", "train_loss", "valid_loss", "accuracy", "time", "img/s");

@@ -18,6 +18,7 @@
 
 typedef struct {
     const char *train_path, *valid_path, *model, *out_dir;
+    const char *augment;     /* --augment list (data/augment.h), NULL: none */
     int epochs, batch, groups;
     float lr, momentum, weight_decay;
     int nesterov;
