@@ -53,11 +53,37 @@ static hid_t create_group_path(hid_t file, const char *path) {
     return g;
 }
 
+static int put_position(hid_t f, const RunPosition *p) {
+    int64_t v[] = { p->epoch, p->step, p->epoch_step, (int64_t)p->seed, p->batch, p->groups, p->train_samples };
+    const char *names[] = { "epoch", "step", "epoch_step", "seed", "batch", "groups", "train_samples" };
+    int ok = 1;
+    for (int i = 0; i < 7; i++) ok = ok && h5_put_attr_i64(f, names[i], &v[i], 1);
+    ok = ok && h5_put_attr_f64(f, "epoch_loss_sum", p->epoch_loss_sum);
+    ok = ok && h5_put_attr_f64(f, "best_accuracy", p->best_accuracy);
+    ok = ok && h5_put_attr_str(f, "metrics_csv", p->metrics_csv ? p->metrics_csv : "");
+    return ok;
+}
+
+/* Missing attributes (older files) read as zero. */
+static void get_position(hid_t f, RunPosition *p) {
+    int64_t v;
+    *p = (RunPosition){ .best_accuracy = -1.0 };
+    if (h5_get_attr_i64(f, "epoch", &v, 1)) p->epoch = (int)v;
+    if (h5_get_attr_i64(f, "step", &v, 1)) p->step = v;
+    if (h5_get_attr_i64(f, "epoch_step", &v, 1)) p->epoch_step = v;
+    if (h5_get_attr_i64(f, "seed", &v, 1)) p->seed = (uint64_t)v;
+    if (h5_get_attr_i64(f, "batch", &v, 1)) p->batch = (int)v;
+    if (h5_get_attr_i64(f, "groups", &v, 1)) p->groups = (int)v;
+    if (h5_get_attr_i64(f, "train_samples", &v, 1)) p->train_samples = v;
+    h5_get_attr_f64(f, "epoch_loss_sum", &p->epoch_loss_sum);
+    h5_get_attr_f64(f, "best_accuracy", &p->best_accuracy);
+    p->metrics_csv = h5_get_attr_str(f, "metrics_csv");
+}
+
 static int write_file(const char *tmp, const Model *m, const CheckpointMeta *meta) {
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) return 0;
     int64_t input[3] = { m->input.c, m->input.h, m->input.w };
-    int64_t one;
     int ok = 1;
     ok = ok && h5_put_attr_i64(f, "format_version", &(int64_t){ CHECKPOINT_FORMAT_VERSION }, 1);
     ok = ok && h5_put_attr_str(f, "dltrain_version", DLTRAIN_VERSION);
@@ -65,11 +91,7 @@ static int write_file(const char *tmp, const Model *m, const CheckpointMeta *met
     ok = ok && h5_put_attr_str(f, "model_source", m->source);
     ok = ok && h5_put_attr_i64(f, "input", input, 3);
     if (meta->k > 0) ok = ok && h5_put_attr_strs(f, "class_names", meta->class_names, meta->k);
-    one = meta->epoch;              ok = ok && h5_put_attr_i64(f, "epoch", &one, 1);
-    one = meta->step;               ok = ok && h5_put_attr_i64(f, "step", &one, 1);
-    one = (int64_t)meta->seed;      ok = ok && h5_put_attr_i64(f, "seed", &one, 1);
-    one = meta->batch;              ok = ok && h5_put_attr_i64(f, "batch", &one, 1);
-    one = meta->groups;             ok = ok && h5_put_attr_i64(f, "groups", &one, 1);
+    ok = ok && put_position(f, &meta->pos);
     ok = ok && put_layer_tensors(f, "params", m, m->params, m->w_off, 0);
     ok = ok && put_layer_tensors(f, "state", m, m->state, m->st_off, 1);
     if (ok && meta->momentum) {
@@ -104,6 +126,7 @@ DlStatus checkpoint_save(const char *path, const Model *m, const CheckpointMeta 
 void checkpoint_info_free(CheckpointInfo *info) {
     dl_free(info->model_text);
     dl_free(info->model_source);
+    dl_free(info->pos.metrics_csv);
     for (int i = 0; i < info->k; i++) dl_free(info->class_names[i]);
     dl_free(info->class_names);
     *info = (CheckpointInfo){ 0 };
@@ -116,7 +139,7 @@ DlStatus checkpoint_info(CheckpointInfo *info, const char *path) {
         return dl_fail(DL_EIO, "cannot open checkpoint '%s': missing, truncated or not an HDF5 file", path);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return dl_fail(DL_EIO, "cannot open checkpoint '%s': truncated or not an HDF5 file", path);
-    int64_t ver = 0, input[3] = { 0 }, v = 0;
+    int64_t ver = 0, input[3] = { 0 };
     DlStatus st = DL_OK;
     if (!h5_get_attr_i64(f, "format_version", &ver, 1) || !(info->model_text = h5_get_attr_str(f, "model")))
         st = dl_fail(DL_EFORMAT, "'%s' is not a dltrain checkpoint (no format_version or model attribute)", path);
@@ -129,11 +152,7 @@ DlStatus checkpoint_info(CheckpointInfo *info, const char *path) {
         info->model_source = h5_get_attr_str(f, "model_source");
         if (!info->model_source) info->model_source = dl_strdup(path);
         info->input = (Shape){ (int)input[0], (int)input[1], (int)input[2] };
-        if (h5_get_attr_i64(f, "epoch", &v, 1)) info->epoch = (int)v;
-        if (h5_get_attr_i64(f, "step", &v, 1)) info->step = v;
-        if (h5_get_attr_i64(f, "seed", &v, 1)) info->seed = (uint64_t)v;
-        if (h5_get_attr_i64(f, "batch", &v, 1)) info->batch = (int)v;
-        if (h5_get_attr_i64(f, "groups", &v, 1)) info->groups = (int)v;
+        get_position(f, &info->pos);
         info->class_names = h5_get_attr_strs(f, "class_names", &info->k);
     }
     H5Fclose(f);

@@ -1,7 +1,10 @@
 /* checkpoint.h: the checkpoint file of DESIGN.md, in HDF5.
  * Root attributes: format_version, dltrain_version, model (the model text),
- * model_source, input (C,H,W), class_names, epoch (completed epochs), step
- * (optimizer steps so far), seed, batch, groups.
+ * model_source, input (C,H,W), class_names, and the run position (RunPosition
+ * below: epoch, step, epoch_step, epoch_loss_sum, seed, batch, groups,
+ * train_samples, best_accuracy, metrics_csv), everything an exact resume
+ * needs: every random choice is keyed by (seed, epoch, sample), so the
+ * sampler and RNG state is the position itself.
  * Groups: /params/<layer>/<tensor> (PyTorch layouts and names),
  * /state/<layer>/<tensor> (batch-norm running statistics),
  * /optim/momentum/<layer>/<tensor> (SGD momentum buffers).
@@ -18,9 +21,18 @@
 
 typedef struct {
     int epoch;                 /* completed epochs */
-    int64_t step;              /* optimizer steps taken */
+    int64_t step;              /* optimizer steps taken in all (the schedule position) */
+    int64_t epoch_step;        /* steps already done in epoch `epoch` (0 at an epoch boundary) */
+    double epoch_loss_sum;     /* sum of those steps' losses, so the epoch's train_loss continues exactly */
     uint64_t seed;
     int batch, groups;
+    int64_t train_samples;     /* training-set size: resuming on other data is refused */
+    double best_accuracy;      /* best validation accuracy so far (for best.h5); -1: none yet */
+    char *metrics_csv;         /* metrics.csv so far (owned by whoever filled it) */
+} RunPosition;
+
+typedef struct {
+    RunPosition pos;
     int k;
     char **class_names;        /* (k) */
     const float *momentum;     /* (n_params) or NULL */
@@ -32,10 +44,7 @@ DlStatus checkpoint_save(const char *path, const Model *m, const CheckpointMeta 
 typedef struct {
     char *model_text, *model_source;
     Shape input;
-    int epoch;
-    int64_t step;
-    uint64_t seed;
-    int batch, groups;
+    RunPosition pos;           /* pos.metrics_csv owned by the info */
     int k;
     char **class_names;
 } CheckpointInfo;

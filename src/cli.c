@@ -37,7 +37,7 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
     const Flag flags[] = {
         { "train", F_STR, &c.train_path, NULL, "training dataset (HDF5, from dlprep)" },
         { "valid", F_STR, &c.valid_path, NULL, "validation dataset (HDF5), evaluated after every epoch" },
-        { "model", F_STR, &c.model, NULL, "zoo model name or model file (see `dltrain summary`)" },
+        { "model", F_STR, &c.model, "from --resume", "zoo model name or model file (see `dltrain summary`); required unless --resume" },
         { "out", F_STR, &c.out_dir, NULL, "run directory: last.h5, metrics.csv, log.txt" },
         { "epochs", F_INT, &c.epochs, "10", "passes over the training data" },
         { "batch", F_INT, &c.batch, "64", "global batch size (all ranks together)" },
@@ -50,6 +50,8 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
         { "augment", F_STR, &c.augment, "none", "training augmentation, comma-separated: hflip, vflip, dihedral, translate=P, brightness=B, contrast=C" },
         { "limit", F_INT, &c.limit, "0", "train on the first N images only (0: all); for quick checks" },
         { "fast-allreduce", F_BOOL, &c.fast_allreduce, NULL, "use MPI_Allreduce: may be faster on a cluster, but weights are no longer bit-identical across -np" },
+        { "resume", F_STR, &c.resume, "none", "continue a run exactly from its checkpoint (RUNDIR/last.h5); seed, batch, groups and model come from it" },
+        { "checkpoint-every", F_INT, &c.checkpoint_every, "0", "also write last.h5 every N steps (0: at epoch ends only)" },
         { "check-every", F_INT, &c.check_every, "100", "compare a digest of every rank's weights every N steps; abort if they differ (0: never)" },
         { "no-progress", F_BOOL, &no_progress, NULL, "no progress bar or progress lines" },
     };
@@ -61,6 +63,9 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
         return 0;
     }
     DlStatus st = flags_parse(flags, nflags, argc, argv, "dltrain train");
+    c.given.seed = flags_given(argc, argv, "seed");
+    c.given.batch = flags_given(argc, argv, "batch");
+    c.given.groups = flags_given(argc, argv, "groups");
     if (no_progress) c.progress = 0;
     if (st == DL_OK) {
         c.threads = setup_threads(d);
@@ -68,7 +73,7 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
     }
     if (st != DL_OK) {
         if (d->rank == 0) fprintf(stderr, "dltrain: %s\n", dl_errmsg());
-        return st == DL_EARG ? 2 : 1;
+        return st == DL_EARG ? 2 : st == DL_EINTR ? 3 : 1;
     }
     return 0;
 }

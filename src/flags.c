@@ -55,3 +55,11 @@ int flags_want_help(int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
     return 0;
 }
+
+int flags_given(int argc, char **argv, const char *name) {
+    size_t len = strlen(name);
+    for (int i = 0; i < argc; i++)
+        if (!strncmp(argv[i], "--", 2) && !strncmp(argv[i] + 2, name, len) && (argv[i][2 + len] == '\0' || argv[i][2 + len] == '='))
+            return 1;
+    return 0;
+}

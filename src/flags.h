@@ -22,5 +22,7 @@ typedef struct {
 DlStatus flags_parse(const Flag *flags, int nflags, int argc, char **argv, const char *cmd);
 void flags_print(const char *usage, const Flag *flags, int nflags);
 int flags_want_help(int argc, char **argv);
+/* 1 if --name (or --name=...) appears in argv. */
+int flags_given(int argc, char **argv, const char *name);
 
 #endif

@@ -117,3 +117,23 @@ char **h5_get_attr_strs(hid_t obj, const char *name, int *n) {
     H5Sclose(sp); H5Tclose(t); H5Aclose(a);
     return out;
 }
+
+int h5_put_attr_f64(hid_t obj, const char *name, double v) {
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, &v) >= 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return ok;
+}
+
+int h5_get_attr_f64(hid_t obj, const char *name, double *v) {
+    if (H5Aexists(obj, name) <= 0) return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return 0;
+    hid_t sp = H5Aget_space(a), t = H5Aget_type(a);
+    int ok = H5Tget_class(t) == H5T_FLOAT && H5Sget_simple_extent_npoints(sp) == 1 &&
+             H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0;
+    H5Tclose(t); H5Sclose(sp); H5Aclose(a);
+    return ok;
+}

@@ -12,6 +12,8 @@ int h5_put_attr_str(hid_t obj, const char *name, const char *value);
 int h5_put_attr_strs(hid_t obj, const char *name, char *const *v, int n);
 int h5_put_attr_i64(hid_t obj, const char *name, const int64_t *v, int n);   /* n == 1: scalar */
 int h5_get_attr_i64(hid_t obj, const char *name, int64_t *v, int n);         /* exactly n values */
+int h5_put_attr_f64(hid_t obj, const char *name, double v);                   /* scalar */
+int h5_get_attr_f64(hid_t obj, const char *name, double *v);
 char *h5_get_attr_str(hid_t obj, const char *name);                          /* new string or NULL */
 char **h5_get_attr_strs(hid_t obj, const char *name, int *n);                /* n new strings or NULL */
 

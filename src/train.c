@@ -4,12 +4,14 @@
 #include "train.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -20,7 +22,20 @@
 #include "optim.h"
 
 /* Extra floats after grads and batch statistics in the reduced buffer. */
-enum { RED_LOSS, RED_CORRECT, RED_EXTRA };
+enum { RED_LOSS, RED_CORRECT, RED_STOP, RED_EXTRA };
+
+/* Set by SIGTERM/SIGINT/SIGUSR1: finish the step, save, stop. A second
+ * signal kills at once (checkpoints are renamed into place, never torn). */
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig) {
+    if (g_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    g_signal = sig;
+}
 
 typedef struct {
     const TrainConfig *c;
@@ -38,9 +53,13 @@ typedef struct {
     float *x, *targets;        /* (gs, input), (gs, classes) */
     int32_t *labels;           /* (gs) */
     int64_t *perm;             /* (train.n) this epoch's order */
+    RunPosition pos;           /* where the run stands (checkpointed) */
+    char *model_text;          /* from the checkpoint when resuming without --model */
+    char *metrics;             /* rank 0: metrics.csv's whole text so far */
+    FILE *events;              /* rank 0: events.jsonl */
     AugmentConfig aug;
     float *aug_tmp;            /* (input) */
-    FILE *log, *csv;
+    FILE *log;
     int tty;
 } Trainer;
 
@@ -102,7 +121,9 @@ static void trainer_free(Trainer *t) {
     dl_free(t->stk); dl_free(t->lvl); dl_free(t->reduce_scratch); dl_free(t->mom); dl_free(t->seg);
     dl_free(t->x); dl_free(t->aug_tmp); dl_free(t->targets); dl_free(t->labels); dl_free(t->perm);
     if (t->log) fclose(t->log);
-    if (t->csv) fclose(t->csv);
+    if (t->events) fclose(t->events);
+    dl_free(t->metrics);
+    dl_free(t->model_text);
     model_free(&t->m);
     dataset_close(&t->train);
     dataset_close(&t->valid);
@@ -138,7 +159,8 @@ static DlStatus build(Trainer *t) {
                      t->train.path, t->train.h, t->train.w);
     if (st != DL_OK) return st;
     char *text = NULL;
-    st = model_text_load(&text, c->model);
+    if (t->model_text) text = dl_strdup(t->model_text);
+    else st = model_text_load(&text, c->model);
     if (st == DL_OK) {
         Shape in = { t->train.c, t->train.h, t->train.w };
         st = model_init(&t->m, text, c->model, in, t->train.k, t->gs);
@@ -201,7 +223,7 @@ static void add_into(float *a, const float *b, size_t n) {
 
 /* One optimizer step over global batch `step` of the epoch. Returns the
  * global batch's mean loss (through the reduced buffer). */
-static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, double *correct) {
+static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, double *correct, int *stop) {
     Model *m = &t->m;
     const TrainConfig *c = t->c;
     int top = 0;
@@ -236,10 +258,12 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
     }
     DL_CHECK(top == 1);
     float *red = t->stk[0];
+    red[m->n_params + m->n_bstat + RED_STOP] = g_signal ? 1.0f : 0.0f;   /* summed: any rank stops all */
     if (c->fast_allreduce) dist_allreduce_sum_mpi(t->d, red, t->red_n);
     else dist_allreduce_sum(t->d, red, t->red_n, t->reduce_scratch);
     *loss = red[m->n_params + m->n_bstat + RED_LOSS] / c->batch;
     *correct = red[m->n_params + m->n_bstat + RED_CORRECT];
+    *stop = red[m->n_params + m->n_bstat + RED_STOP] > 0.0f;
     if (!isfinite(*loss))
         return dl_fail(DL_ENUMERIC, "loss is %g at epoch %d step %lld: lower --lr (the run directory keeps the last good epoch's last.h5)",
                        *loss, epoch + 1, (long long)step + 1);
@@ -317,9 +341,182 @@ static void progress(Trainer *t, int epoch, int64_t done, int64_t steps, double 
     }
 }
 
-DlStatus train_run(const TrainConfig *c, const Dist *d) {
-    Trainer t = { .c = c, .d = d };
-    DlStatus st = check_config(c, d);
+/* ---- the run directory (rank 0): metrics.csv, log.txt, events.jsonl, checkpoints ---- */
+
+static const char *METRICS_HEADER = "epoch,train_loss,valid_loss,accuracy,time,images_per_s\n";
+
+static void append(char **buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(char **buf, const char *fmt, ...) {
+    size_t have = *buf ? strlen(*buf) : 0;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    *buf = dl_realloc(*buf, have + (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(*buf + have, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+}
+
+/* Rewrites a whole small text file atomically (temporary, then rename). */
+static DlStatus write_text(const char *path, const char *text) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    FILE *f = fopen(tmp, "w");
+    int ok = f && fputs(text, f) >= 0;
+    if (f) ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return dl_fail(DL_EIO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    return DL_OK;
+}
+
+/* One JSON object per line, for machines (events.jsonl). Values are
+ * numbers or already-quoted strings supplied by the caller. */
+static void event(Trainer *t, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void event(Trainer *t, const char *kind, const char *fmt, ...) {
+    if (t->d->rank != 0 || !t->events) return;
+    fprintf(t->events, "{\"event\":\"%s\",\"unix_time\":%.3f,\"epoch\":%d,\"step\":%lld", kind, (double)time(NULL),
+            t->pos.epoch, (long long)t->pos.step);
+    if (fmt && *fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputc(',', t->events);
+        vfprintf(t->events, fmt, ap);
+        va_end(ap);
+    }
+    fputs("}\n", t->events);
+    fflush(t->events);
+}
+
+/* Writes a JSON string literal of s into buf. */
+static const char *jstr(char *buf, size_t cap, const char *s) {
+    size_t j = 0;
+    buf[j++] = '"';
+    for (; s && *s && j + 7 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') { buf[j++] = '\\'; buf[j++] = (char)ch; }
+        else if (ch < 0x20) j += (size_t)snprintf(buf + j, cap - j, "\\u%04x", ch);
+        else buf[j++] = (char)ch;
+    }
+    buf[j++] = '"';
+    buf[j] = '\0';
+    return buf;
+}
+
+static DlStatus save(Trainer *t, const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", t->c->out_dir, name);
+    t->pos.metrics_csv = t->metrics;
+    CheckpointMeta meta = { .pos = t->pos, .k = t->train.k, .class_names = t->train.class_names, .momentum = t->mom };
+    DlStatus st = checkpoint_save(path, &t->m, &meta);
+    t->pos.metrics_csv = NULL;
+    char js[4200];
+    if (st == DL_OK) event(t, "checkpoint", "\"path\":%s,\"epoch_step\":%lld", jstr(js, sizeof js, path),
+                           (long long)t->pos.epoch_step);
+    return st;
+}
+
+static DlStatus open_run_dir(Trainer *t, int resuming) {
+    const TrainConfig *c = t->c;
+    DlStatus st = mkdir_p(c->out_dir);
+    char path[4096];
+    if (st == DL_OK) {
+        snprintf(path, sizeof path, "%s/log.txt", c->out_dir);
+        if (!(t->log = fopen(path, resuming ? "a" : "w"))) st = dl_fail(DL_EIO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    if (st == DL_OK) {
+        snprintf(path, sizeof path, "%s/events.jsonl", c->out_dir);
+        if (!(t->events = fopen(path, resuming ? "a" : "w"))) st = dl_fail(DL_EIO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    if (st == DL_OK) {
+        /* metrics.csv restarts from the history the checkpoint carries */
+        append(&t->metrics, "%s", resuming && t->pos.metrics_csv && *t->pos.metrics_csv ? t->pos.metrics_csv : METRICS_HEADER);
+        snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
+        st = write_text(path, t->metrics);
+    }
+    dl_free(t->pos.metrics_csv);
+    t->pos.metrics_csv = NULL;
+    return st;
+}
+
+/* --resume: the checkpoint fixes the model, seed, batch and groups (flags
+ * that contradict it are errors) and the position to continue from. */
+static DlStatus resume_info(Trainer *t, TrainConfig *eff, const char *path) {
+    CheckpointInfo info;
+    DlStatus st = checkpoint_info(&info, path);
+    if (st != DL_OK) return st;
+    const TrainConfig *c = t->c;
+    if (c->given.seed && c->seed != info.pos.seed)
+        st = dl_fail(DL_EARG, "--seed %llu contradicts the checkpoint's seed %llu: drop --seed to resume '%s'",
+                     (unsigned long long)c->seed, (unsigned long long)info.pos.seed, path);
+    else if (c->given.batch && c->batch != info.pos.batch)
+        st = dl_fail(DL_EARG, "--batch %d contradicts the checkpoint's batch %d: drop --batch to resume '%s' exactly",
+                     c->batch, info.pos.batch, path);
+    else if (c->given.groups && c->groups != info.pos.groups)
+        st = dl_fail(DL_EARG, "--groups %d contradicts the checkpoint's groups %d: drop --groups to resume '%s' exactly",
+                     c->groups, info.pos.groups, path);
+    else if (info.pos.batch < 1 || info.pos.groups < 1)
+        st = dl_fail(DL_EFORMAT, "checkpoint '%s' has no run position (batch, groups): it cannot be resumed", path);
+    if (st == DL_OK && c->model) {
+        char *text = NULL;
+        st = model_text_load(&text, c->model);
+        if (st == DL_OK && strcmp(text, info.model_text) != 0)
+            st = dl_fail(DL_EARG, "checkpoint '%s' was trained with another model than '%s': drop --model to resume it",
+                         path, c->model);
+        dl_free(text);
+    }
+    if (st == DL_OK) {
+        eff->seed = info.pos.seed;
+        eff->batch = info.pos.batch;
+        eff->groups = info.pos.groups;
+        t->model_text = dl_strdup(info.model_text);
+        if (!c->model) eff->model = dl_strdup(info.model_source);
+        t->pos = info.pos;
+        t->pos.metrics_csv = info.pos.metrics_csv ? dl_strdup(info.pos.metrics_csv) : NULL;
+    }
+    checkpoint_info_free(&info);
+    return st;
+}
+
+/* After build: the data must be the data the checkpoint was trained on. */
+static DlStatus resume_load(Trainer *t, const char *path, int64_t n) {
+    CheckpointInfo info;
+    DlStatus st = checkpoint_info(&info, path);
+    if (st != DL_OK) return st;
+    const Dataset *ds = &t->train;
+    if (info.input.c != ds->c || info.input.h != ds->h || info.input.w != ds->w)
+        st = dl_fail(DL_EFORMAT, "checkpoint '%s' was trained on %dx%dx%d images but '%s' has %dx%dx%d: resume on the same data",
+                     path, info.input.c, info.input.h, info.input.w, ds->path, ds->c, ds->h, ds->w);
+    else if (info.k != ds->k)
+        st = dl_fail(DL_EFORMAT, "checkpoint '%s' has %d classes but '%s' has %d: resume on the same data (or use --init for a new task)",
+                     path, info.k, ds->path, ds->k);
+    for (int i = 0; st == DL_OK && i < ds->k; i++)
+        if (strcmp(info.class_names[i], ds->class_names[i]) != 0)
+            st = dl_fail(DL_EFORMAT, "checkpoint '%s' has class %d '%s' but '%s' has '%s': resume on the same data",
+                         path, i, info.class_names[i], ds->path, ds->class_names[i]);
+    if (st == DL_OK && info.pos.train_samples != n)
+        st = dl_fail(DL_EFORMAT, "checkpoint '%s' was trained on %lld images but this run has %lld (--limit or another file): "
+                     "resume with the same data", path, (long long)info.pos.train_samples, (long long)n);
+    checkpoint_info_free(&info);
+    if (st == DL_OK) st = checkpoint_load(path, &t->m, t->mom);
+    return st;
+}
+
+static const char *signal_name(int sig) {
+    return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : sig == SIGUSR1 ? "SIGUSR1" : "a signal";
+}
+
+DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
+    TrainConfig eff = *cfg;
+    Trainer t = { .c = &eff, .d = d };
+    t.pos.best_accuracy = -1.0;
+    const TrainConfig *c = &eff;
+    DlStatus st = DL_OK;
+    if (cfg->resume) st = dist_agree(d, resume_info(&t, &eff, cfg->resume));
+    if (st == DL_OK && !eff.model) st = dl_fail(DL_EARG, "--model is required (unless --resume)");
+    if (st == DL_OK) st = check_config(c, d);
     if (st == DL_OK) st = open_data(&t);
     if (st == DL_OK) st = dist_agree(d, build(&t));
     int64_t n = t.train.n;
@@ -327,79 +524,122 @@ DlStatus train_run(const TrainConfig *c, const Dist *d) {
     if (st == DL_OK && n < c->batch)
         st = dl_fail(DL_EARG, "'%s' has %lld training images, fewer than one batch of %d: lower --batch",
                      c->train_path, (long long)n, c->batch);
-    if (st == DL_OK && d->rank == 0) {
-        st = mkdir_p(c->out_dir);
-        char path[4096];
-        if (st == DL_OK) {
-            snprintf(path, sizeof path, "%s/log.txt", c->out_dir);
-            if (!(t.log = fopen(path, "w"))) st = dl_fail(DL_EIO, "cannot write '%s': %s", path, strerror(errno));
-        }
-        if (st == DL_OK) {
-            snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
-            if (!(t.csv = fopen(path, "w"))) st = dl_fail(DL_EIO, "cannot write '%s': %s", path, strerror(errno));
-            else { fprintf(t.csv, "epoch,train_loss,valid_loss,accuracy,time,images_per_s\n"); fflush(t.csv); }
-        }
-    }
+    if (st == DL_OK && cfg->resume) st = dist_agree(d, resume_load(&t, cfg->resume, n));
+    if (st == DL_OK && t.pos.epoch >= c->epochs)
+        st = dl_fail(DL_EARG, "'%s' has already trained %d epochs: raise --epochs to train more", cfg->resume, t.pos.epoch);
+    if (st == DL_OK && d->rank == 0) st = open_run_dir(&t, cfg->resume != NULL);
     st = dist_agree(d, st);
-    if (st != DL_OK) { trainer_free(&t); return st; }
+    if (st != DL_OK) {
+        if (eff.model != cfg->model) dl_free((char *)eff.model);
+        trainer_free(&t);
+        return st;
+    }
     t.tty = stdout_is_terminal();
+    t.pos.seed = c->seed;
+    t.pos.batch = c->batch;
+    t.pos.groups = c->groups;
+    t.pos.train_samples = n;
 
     int64_t steps = n / c->batch;   /* the last partial batch is dropped (a new one each epoch) */
     say(&t, "dltrain %s: %d rank%s x %d BLAS thread%s, global batch %d in %d groups of %d, %lld steps/epoch, "
         "%lld training images, %lld validation\n",
-        DLTRAIN_VERSION, d->size, d->size > 1 ? "s" : "", c->threads, c->threads > 1 ? "s" : "", c->batch, t.G, t.gs, (long long)steps,
-        (long long)n, (long long)t.valid.n);
+        DLTRAIN_VERSION, d->size, d->size > 1 ? "s" : "", c->threads, c->threads > 1 ? "s" : "", c->batch, t.G, t.gs,
+        (long long)steps, (long long)n, (long long)t.valid.n);
     say(&t, "model %s: %zu parameters; optimizer sgd lr %g momentum %g%s weight decay %g; seed %llu\n",
         c->model, t.m.n_params, c->lr, c->momentum, c->nesterov ? " (nesterov)" : "", c->weight_decay,
         (unsigned long long)c->seed);
+    if (cfg->resume)
+        say(&t, "resuming %s: epoch %d, step %lld of it (%lld steps in all)\n", cfg->resume, t.pos.epoch + 1,
+            (long long)t.pos.epoch_step, (long long)t.pos.step);
     if (augment_any(&t.aug)) say(&t, "augment: %s (training only)\n", c->augment);
     if (c->fast_allreduce && d->size > 1)
         say(&t, "--fast-allreduce: MPI_Allreduce; the weights will not be bit-identical to other -np runs\n");
+    char js[3][4200];
+    event(&t, cfg->resume ? "resume" : "start",
+          "\"model\":%s,\"train\":%s,\"valid\":%s,\"ranks\":%d,\"batch\":%d,\"groups\":%d,\"lr\":%g,\"seed\":%llu,"
+          "\"epochs\":%d,\"steps_per_epoch\":%lld",
+          jstr(js[0], sizeof js[0], c->model), jstr(js[1], sizeof js[1], c->train_path),
+          jstr(js[2], sizeof js[2], c->valid_path), d->size, c->batch, c->groups, c->lr,
+          (unsigned long long)c->seed, c->epochs, (long long)steps);
     say(&t, "%5s  %10s  %10s  %8s  %6s  %8s\n", "epoch", "train_loss", "valid_loss", "accuracy", "time", "img/s");
 
-    int64_t global_step = 0;
+    struct sigaction sa = { 0 }, old[3];
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    const int sigs[3] = { SIGTERM, SIGINT, SIGUSR1 };
+    g_signal = 0;
+    for (int i = 0; i < 3; i++) sigaction(sigs[i], &sa, &old[i]);
+
     /* Testing hook (tests/cli_train.sh): nudge one weight on this rank after
      * step 2, to show that divergence is caught and named. */
     const char *fault = getenv("DLTRAIN_TEST_DIVERGE_RANK");
     int fault_rank = fault ? atoi(fault) : -1;
-    for (int epoch = 0; epoch < c->epochs && st == DL_OK; epoch++) {
-        double t0 = dl_now(), sum_loss = 0.0;
+    int stop = 0;
+    for (int epoch = t.pos.epoch; epoch < c->epochs && st == DL_OK && !stop; epoch++) {
+        double t0 = dl_now(), sum_loss = t.pos.epoch_loss_sum;
+        int64_t first = t.pos.epoch_step;
         for (int64_t i = 0; i < t.train.n; i++) t.perm[i] = i;
         DlRng r = { dl_hash(c->seed, RNG_PERMUTE, (uint64_t)epoch, 0) };
         rng_shuffle(&r, t.perm, n);
         int last_q = 0;
-        for (int64_t s = 0; s < steps && st == DL_OK; s++) {
+        for (int64_t s = first; s < steps && st == DL_OK && !stop; s++) {
             double loss, right;
-            st = train_step(&t, epoch, s, &loss, &right);
+            st = train_step(&t, epoch, s, &loss, &right, &stop);
             sum_loss += loss;
-            global_step++;
-            if (st == DL_OK && fault_rank == d->rank && global_step == 2) t.m.params[0] += 1e-3f;
-            if (st == DL_OK && c->check_every > 0 && global_step % c->check_every == 0)
+            t.pos.step++;
+            t.pos.epoch_step = s + 1;
+            t.pos.epoch_loss_sum = sum_loss;
+            if (st == DL_OK && fault_rank == d->rank && t.pos.step == 2) t.m.params[0] += 1e-3f;
+            if (st == DL_OK && c->check_every > 0 && t.pos.step % c->check_every == 0)
                 st = check_same_weights(&t, epoch, s);
             if (st == DL_OK && (t.tty ? (s % 10 == 0 || s == steps - 1) : 1))
                 progress(&t, epoch, s + 1, steps, sum_loss / (s + 1), t0, &last_q);
+            /* mid-epoch saves (epoch ends save below); the condition is the same on every rank */
+            int due = s + 1 < steps && (stop || (c->checkpoint_every > 0 && t.pos.step % c->checkpoint_every == 0));
+            if (due && st == DL_OK && d->rank == 0) st = save(&t, "last.h5");
+            if (due) st = dist_agree(d, st);
         }
-        if (st != DL_OK) break;
+        if (st != DL_OK || (stop && t.pos.epoch_step < steps)) break;
         double train_time = dl_now() - t0, vloss = 0, vacc = 0;
+        t.pos.epoch = epoch + 1;
+        t.pos.epoch_step = 0;
+        t.pos.epoch_loss_sum = 0.0;
         if (d->rank == 0) {
             validate(&t, &vloss, &vacc);
             double el = dl_now() - t0;
             int secs = (int)(el + 0.5);
-            double ips = steps * c->batch / train_time;
+            double ips = (steps - first) * c->batch / train_time;
             say(&t, "%5d  %10.4f  %10.4f  %8.4f  %02d:%02d  %8.0f\n", epoch + 1, sum_loss / steps, vloss, vacc,
                 secs / 60, secs % 60, ips);
-            fprintf(t.csv, "%d,%.6f,%.6f,%.6f,%.2f,%.1f\n", epoch + 1, sum_loss / steps, vloss, vacc, el, ips);
-            fflush(t.csv);
+            append(&t.metrics, "%d,%.6f,%.6f,%.6f,%.2f,%.1f\n", epoch + 1, sum_loss / steps, vloss, vacc, el, ips);
+            event(&t, "epoch", "\"train_loss\":%.6f,\"valid_loss\":%.6f,\"accuracy\":%.6f,\"time\":%.2f,\"images_per_s\":%.1f",
+                  sum_loss / steps, vloss, vacc, el, ips);
             char path[4096];
-            snprintf(path, sizeof path, "%s/last.h5", c->out_dir);
-            CheckpointMeta meta = { .epoch = epoch + 1, .step = global_step, .seed = c->seed, .batch = c->batch,
-                                    .groups = c->groups, .k = t.train.k, .class_names = t.train.class_names,
-                                    .momentum = t.mom };
-            st = checkpoint_save(path, &t.m, &meta);
+            snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
+            st = write_text(path, t.metrics);
+            int best = vacc > t.pos.best_accuracy;
+            if (best) t.pos.best_accuracy = vacc;
+            if (st == DL_OK) st = save(&t, "last.h5");
+            if (st == DL_OK && best) st = save(&t, "best.h5");
         }
         st = dist_agree(d, st);
     }
-    if (st == DL_OK) say(&t, "saved %s/last.h5 and %s/metrics.csv\n", c->out_dir, c->out_dir);
+    for (int i = 0; i < 3; i++) sigaction(sigs[i], &old[i], NULL);
+    if (st == DL_OK && stop) {
+        event(&t, "stopped", "\"signal\":\"%s\",\"epoch_step\":%lld", signal_name(g_signal ? g_signal : SIGTERM),
+              (long long)t.pos.epoch_step);
+        st = dl_fail(DL_EINTR, "stopped by %s after epoch %d step %lld; saved %s/last.h5 (resume: add --resume %s/last.h5 "
+                     "to the same command)", g_signal ? signal_name(g_signal) : "a signal on another rank",
+                     t.pos.epoch + (t.pos.epoch_step > 0), (long long)t.pos.epoch_step, c->out_dir, c->out_dir);
+    } else if (st == DL_OK) {
+        event(&t, "done", "\"best_accuracy\":%.6f", t.pos.best_accuracy);
+        say(&t, "saved %s/last.h5 (best accuracy %.4f in %s/best.h5) and %s/metrics.csv\n", c->out_dir,
+            t.pos.best_accuracy, c->out_dir, c->out_dir);
+    } else {
+        char e[4200];
+        event(&t, "error", "\"message\":%s", jstr(e, sizeof e, dl_errmsg()));
+    }
+    if (eff.model != cfg->model) dl_free((char *)eff.model);
     trainer_free(&t);
     return st;
 }

@@ -28,6 +28,9 @@ typedef struct {
     int fast_allreduce;      /* MPI_Allreduce instead of the fixed tree: not bit-identical across np */
     int check_every;         /* compare a digest of every rank's weights every N steps (0: never) */
     int threads;             /* BLAS threads per rank (set by the caller; reported only) */
+    const char *resume;      /* checkpoint to continue from exactly, or NULL */
+    int checkpoint_every;    /* also write last.h5 every N steps (0: only at epoch ends) */
+    struct { int seed, batch, groups; } given;   /* which of these the user set (they must agree with --resume) */
 } TrainConfig;
 
 DlStatus train_run(const TrainConfig *c, const Dist *d);

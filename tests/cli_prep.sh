@@ -5,10 +5,9 @@
 # our reader); every bad input exits non-zero with a one-line message naming
 # the file, and leaves no output file (not even a .partial).
 set -euo pipefail
-BUILD=$(cd "$1" && pwd)
+BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-FM=/usr/share/datasets/fashion-mnist
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$SRC/tests/lib/common.sh"
 
 # good: gzip and plain input give the same file content
 "$BUILD/dlprep" idx --images $FM/t10k-images-idx3-ubyte.gz --labels $FM/t10k-labels-idx1-ubyte.gz \
@@ -29,7 +28,7 @@ gotp=$(h5dump -d /images -s 0,14,14,0 -c 1,1,1,1 -y -w 0 "$T/test.h5" | grep -A1
 h5dump -H -d /images "$T/plain.h5" | grep -q "( 100, 28, 28, 1 )" || fail "--limit 100"
 "$BUILD/dltrain" summary --model fmnist-bn --data "$T/plain.h5" | grep -q "Total params: 468202" || fail "summary --data"
 
-expect_error() {  # expect_error OUT "message part" command...
+expect_no_output() {  # expect_no_output OUT "message part" command...
   local out=$1 want=$2; shift 2
   local msg rc=0
   msg=$("$@" 2>&1) || rc=$?
@@ -40,18 +39,18 @@ expect_error() {  # expect_error OUT "message part" command...
 }
 head -c 5000 "$T/img" > "$T/short"                      # cut off mid-image
 gzip -c "$T/short" > "$T/short.gz"
-expect_error "$T/o.h5" "$T/short.gz: truncated" "$BUILD/dlprep" idx --images "$T/short.gz" --labels "$T/lab" -o "$T/o.h5"
-expect_error "$T/o.h5" "$T/lab: not an IDX images file" "$BUILD/dlprep" idx --images "$T/lab" --labels "$T/lab" -o "$T/o.h5"
-expect_error "$T/o.h5" "cannot open images file '$T/none'" "$BUILD/dlprep" idx --images "$T/none" --labels "$T/lab" -o "$T/o.h5"
+expect_no_output "$T/o.h5" "$T/short.gz: truncated" "$BUILD/dlprep" idx --images "$T/short.gz" --labels "$T/lab" -o "$T/o.h5"
+expect_no_output "$T/o.h5" "$T/lab: not an IDX images file" "$BUILD/dlprep" idx --images "$T/lab" --labels "$T/lab" -o "$T/o.h5"
+expect_no_output "$T/o.h5" "cannot open images file '$T/none'" "$BUILD/dlprep" idx --images "$T/none" --labels "$T/lab" -o "$T/o.h5"
 zcat $FM/train-labels-idx1-ubyte.gz > "$T/lab60k"
-expect_error "$T/o.h5" "has 60000 labels but $T/img has 10000 images" \
+expect_no_output "$T/o.h5" "has 60000 labels but $T/img has 10000 images" \
   "$BUILD/dlprep" idx --images "$T/img" --labels "$T/lab60k" -o "$T/o.h5"
-expect_error "$T/o.h5" "has label 9 but --class-names gives only 3 names" \
+expect_no_output "$T/o.h5" "has label 9 but --class-names gives only 3 names" \
   "$BUILD/dlprep" idx --images "$T/img" --labels "$T/lab" --class-names a,b,c -o "$T/o.h5"
-expect_error "$T/no/dir/o.h5" "cannot write '$T/no/dir/o.h5'" \
+expect_no_output "$T/no/dir/o.h5" "cannot write '$T/no/dir/o.h5'" \
   "$BUILD/dlprep" idx --images "$T/img" --labels "$T/lab" -o "$T/no/dir/o.h5"
-expect_error "$T/o.h5" "--images is required" "$BUILD/dlprep" idx --labels "$T/lab" -o "$T/o.h5"
+expect_no_output "$T/o.h5" "--images is required" "$BUILD/dlprep" idx --labels "$T/lab" -o "$T/o.h5"
 # dltrain refuses a file that is not a dataset, naming it
-expect_error "$T/run" "$T/lab: not an HDF5 file" \
+expect_no_output "$T/run" "$T/lab: not an HDF5 file" \
   "$BUILD/dltrain" train --train "$T/lab" --valid "$T/test.h5" --model fmnist-bn --out "$T/run"
 echo "cli_prep: passed"

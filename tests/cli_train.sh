@@ -12,10 +12,7 @@
 set -euo pipefail
 BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-FM=/usr/share/datasets/fashion-mnist
-MPI=(mpirun --oversubscribe --bind-to none)
-[ "$(id -u)" -eq 0 ] && MPI+=(--allow-run-as-root)
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$SRC/tests/lib/common.sh"
 
 "$BUILD/dlprep" idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/train-labels-idx1-ubyte.gz \
   --limit 4096 -o "$T/train.h5" >/dev/null
@@ -50,10 +47,7 @@ OPENBLAS_NUM_THREADS=1 train 2 "$T/np2" "${AUG[@]}"
 OPENBLAS_NUM_THREADS=1 train 4 "$T/np4" "${AUG[@]}"
 OPENBLAS_NUM_THREADS=2 train 1 "$T/np1t2" "${AUG[@]}"
 OPENBLAS_NUM_THREADS=2 train 2 "$T/np2t2" "${AUG[@]}"
-for run in np2 np4 np1t2 np2t2; do
-  h5diff "$T/np1/last.h5" "$T/$run/last.h5" >/dev/null || { h5diff -r "$T/np1/last.h5" "$T/$run/last.h5" | head; fail "$run checkpoint differs from np1"; }
-  diff <(cut -d, -f1-4 "$T/np1/metrics.csv") <(cut -d, -f1-4 "$T/$run/metrics.csv") || fail "$run metrics differ from np1"
-done
+for run in np2 np4 np1t2 np2t2; do same_run "$T/np1" "$T/$run"; done
 # the comparison can fail: another seed, or no augmentation, gives other bytes
 train 1 "$T/seed2" --seed 2 "${AUG[@]}"
 h5diff -q "$T/np1/last.h5" "$T/seed2/last.h5" >/dev/null && fail "seed 2 gave the same weights as seed 1"
@@ -67,13 +61,6 @@ grep -q "epoch  train_loss  valid_loss  accuracy" "$T/np1/log.txt" || fail "log.
 h5ls -r "$T/np1/last.h5" | grep -q "/params/conv1/weight" || fail "checkpoint lacks /params/conv1/weight"
 h5ls -r "$T/np1/last.h5" | grep -q "/optim/momentum/fc2/bias" || fail "checkpoint lacks momentum"
 
-expect_error() {  # expect_error "message part" command...
-  local want=$1; shift
-  local out rc=0
-  out=$("$@" 2>&1) || rc=$?
-  [ "$rc" -ne 0 ] || fail "expected failure: $*"
-  grep -qF -- "$want" <<<"$out" || fail "message for '$*' lacks '$want': $out"
-}
 expect_error "3 ranks cannot share 4 groups with identical results: run with -np 1, 2, 4" \
   "${MPI[@]}" -np 3 "$BUILD/dltrain" train --train "$T/train.h5" --valid "$T/valid.h5" --model fmnist-bn --out "$T/x" --batch 32
 expect_error "cannot open" "$BUILD/dltrain" train --train "$T/nope.h5" --valid "$T/valid.h5" --model fmnist-bn --out "$T/x"

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# cli_resume.sh BUILD SRC: exact resume and signals, with real processes.
+#  - 4 epochs straight == 2 epochs, then --resume for 2 more on another -np
+#    (bitwise: parameters, batch-norm statistics, momentum; metrics columns);
+#  - SIGTERM mid-epoch: the step finishes, last.h5 is written, exit status 3,
+#    and resuming finishes with the same bytes as the uninterrupted run;
+#  - SIGKILL while checkpoints are being written: last.h5 is always whole;
+#  - resuming onto another model or dataset fails with a clear message.
+set -euo pipefail
+KEEP=${KEEP:-}
+BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
+T=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "$KEEP" ] || rm -rf "$T"' EXIT
+source "$SRC/tests/lib/common.sh"
+export OPENBLAS_NUM_THREADS=1
+"$BUILD/dlprep" idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/train-labels-idx1-ubyte.gz \
+  --limit 2048 -o "$T/train.h5" >/dev/null
+"$BUILD/dlprep" idx --images $FM/t10k-images-idx3-ubyte.gz --labels $FM/t10k-labels-idx1-ubyte.gz \
+  --limit 256 -o "$T/valid.h5" >/dev/null
+cat > "$T/net.txt" <<'NET'
+conv    name=conv1 filters=8 size=3 pad=same
+bn      name=bn1
+relu
+maxpool size=2
+conv    name=conv2 filters=16 size=3 pad=same
+bn      name=bn2
+relu
+maxpool size=2
+dense   name=fc1 units=32
+relu
+dropout rate=0.3
+dense   name=fc2 units=classes
+NET
+BASE=(--train "$T/train.h5" --valid "$T/valid.h5" --batch 32 --groups 4 --lr 0.05)
+ARGS=("${BASE[@]}" --no-progress)
+
+# straight run, 4 epochs, 1 rank
+"$BUILD/dltrain" train "${ARGS[@]}" --model "$T/net.txt" --epochs 4 --out "$T/straight" > "$T/straight.log"
+# 2 epochs on 2 ranks, then 2 more on 4 ranks from last.h5 (model, seed, batch from the checkpoint)
+"${MPI[@]}" -np 2 "$BUILD/dltrain" train "${ARGS[@]}" --model "$T/net.txt" --epochs 2 --out "$T/split" > "$T/split1.log"
+"${MPI[@]}" -np 4 "$BUILD/dltrain" train "${ARGS[@]}" --epochs 4 --out "$T/split" --resume "$T/split/last.h5" > "$T/split2.log"
+grep -q "resuming $T/split/last.h5: epoch 3, step 0" "$T/split2.log" || fail "resume not reported: $(cat "$T/split2.log")"
+[ "$(wc -l < "$T/split/metrics.csv")" -eq 5 ] || fail "metrics.csv after resume should have 4 rows"
+same_run "$T/straight" "$T/split"
+[ -f "$T/split/best.h5" ] || fail "no best.h5"
+grep -q '"event":"resume"' "$T/split/events.jsonl" || fail "events.jsonl lacks the resume event"
+
+# SIGTERM in the middle of epoch 2 (a quarter-epoch progress line is printed
+# at step 16 of 64), on a bare process as SLURM signals it
+"$BUILD/dltrain" train "${BASE[@]}" --model "$T/net.txt" --epochs 4 --out "$T/term" > "$T/term.log" 2>&1 &
+pid=$!
+for _ in $(seq 3000); do grep -q "epoch 2: 16/64" "$T/term.log" && break; sleep 0.01; done
+kill -TERM $pid
+rc=0; wait $pid || rc=$?
+[ "$rc" -eq 3 ] || { cat "$T/term.log"; fail "SIGTERM: exit status $rc, expected 3"; }
+grep -q "stopped by SIGTERM after epoch 2 step" "$T/term.log" || fail "no stop message: $(cat "$T/term.log")"
+grep -q "resume: add --resume $T/term/last.h5" "$T/term.log" || fail "no resume hint"
+step=$(grep -o "after epoch 2 step [0-9]*" "$T/term.log" | grep -o "[0-9]*$")
+[ "$step" -gt 0 ] && [ "$step" -lt 64 ] || fail "stopped at step $step, not mid-epoch"
+"${MPI[@]}" -np 2 "$BUILD/dltrain" train "${ARGS[@]}" --epochs 4 --out "$T/term" --resume "$T/term/last.h5" > "$T/term2.log"
+grep -q "resuming $T/term/last.h5: epoch 2, step $step of it" "$T/term2.log" || fail "mid-epoch resume not reported"
+same_run "$T/straight" "$T/term"
+
+# SIGKILL while writing checkpoints every step (fmnist-tfdoc: 13 MB each):
+# last.h5 is always a whole, loadable checkpoint
+for delay in 1.3 1.7 2.1; do
+  "$BUILD/dltrain" train "${ARGS[@]}" --model fmnist-tfdoc --epochs 1 --checkpoint-every 1 --out "$T/kill" >/dev/null 2>&1 &
+  pid=$!
+  sleep $delay
+  kill -KILL $pid; wait $pid 2>/dev/null || true
+  [ -f "$T/kill/last.h5" ] || continue
+  h5dump -a /step "$T/kill/last.h5" >/dev/null || fail "last.h5 torn by SIGKILL"
+  h5dump -d /params/fc1/weight -c 1,1 "$T/kill/last.h5" >/dev/null || fail "last.h5 params unreadable after SIGKILL"
+done
+[ -f "$T/kill/last.h5" ] || fail "no checkpoint written in 2 s with --checkpoint-every 1"
+"$BUILD/dltrain" train "${ARGS[@]}" --epochs 1 --out "$T/kill" --resume "$T/kill/last.h5" >/dev/null \
+  || fail "cannot resume from the checkpoint left by SIGKILL"
+
+# wrong resumes
+expect_error "was trained with another model than 'fmnist-bn': drop --model" \
+  "$BUILD/dltrain" train "${ARGS[@]}" --model fmnist-bn --epochs 5 --out "$T/x" --resume "$T/straight/last.h5"
+expect_error "--batch 64 contradicts the checkpoint's batch 32" \
+  "$BUILD/dltrain" train "${ARGS[@]}" --batch 64 --epochs 5 --out "$T/x" --resume "$T/straight/last.h5"
+"$BUILD/dlprep" idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/train-labels-idx1-ubyte.gz \
+  --limit 1024 -o "$T/other.h5" >/dev/null
+expect_error "was trained on 2048 images but this run has 1024" \
+  "$BUILD/dltrain" train "${ARGS[@]}" --train "$T/other.h5" --epochs 5 --out "$T/x" --resume "$T/straight/last.h5"
+expect_error "has already trained 4 epochs: raise --epochs" \
+  "$BUILD/dltrain" train "${ARGS[@]}" --epochs 4 --out "$T/x" --resume "$T/straight/last.h5"
+printf 'not a checkpoint' > "$T/bad.h5"
+expect_error "cannot open checkpoint '$T/bad.h5'" \
+  "$BUILD/dltrain" train "${ARGS[@]}" --epochs 4 --out "$T/x" --resume "$T/bad.h5"
+echo "cli_resume: passed"

@@ -1,0 +1,32 @@
+# common.sh: helpers sourced by the tests/cli_*.sh scripts.
+FM=/usr/share/datasets/fashion-mnist
+MPI=(mpirun --oversubscribe --bind-to none)
+[ "$(id -u)" -eq 0 ] && MPI+=(--allow-run-as-root)
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect_error "message part" command...: non-zero exit, message contains the part
+expect_error() {
+  local want=$1; shift
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  [ "$rc" -ne 0 ] || fail "expected failure: $*"
+  grep -qF -- "$want" <<<"$out" || fail "message for '$*' lacks '$want': $out"
+}
+
+# same_run RUN_A RUN_B: the checkpoints hold identical bytes in every tensor
+# (parameters, batch-norm statistics, optimizer state) and the same position
+# attributes, and metrics.csv agrees in epoch, train_loss, valid_loss and
+# accuracy (time and images/s differ from run to run).
+same_run() {
+  local a=$1/last.h5 b=$2/last.h5
+  h5diff --exclude-attribute / "$a" "$b" >/dev/null \
+    || { h5diff -r --exclude-attribute / "$a" "$b" | grep -v "^0 differences" | head -8; fail "$b differs from $a"; }
+  local attr
+  for attr in epoch step epoch_step epoch_loss_sum seed batch groups best_accuracy model; do
+    [ "$(h5dump -a "/$attr" "$a" | tail -n +2)" = "$(h5dump -a "/$attr" "$b" | tail -n +2)" ] \
+      || fail "attribute $attr differs: $a vs $b"
+  done
+  diff <(cut -d, -f1-4 "$1/metrics.csv") <(cut -d, -f1-4 "$2/metrics.csv") >/dev/null \
+    || { diff <(cut -d, -f1-4 "$1/metrics.csv") <(cut -d, -f1-4 "$2/metrics.csv"); fail "$2/metrics.csv differs from $1"; }
+}
