@@ -94,11 +94,16 @@ static int write_file(const char *tmp, const Model *m, const CheckpointMeta *met
     ok = ok && put_position(f, &meta->pos);
     ok = ok && put_layer_tensors(f, "params", m, m->params, m->w_off, 0);
     ok = ok && put_layer_tensors(f, "state", m, m->state, m->st_off, 1);
-    if (ok && meta->momentum) {
+    if (ok && meta->optim.state) {
         hid_t g = create_group_path(f, "optim");
         ok = g >= 0;
         if (g >= 0) H5Gclose(g);
-        ok = ok && put_layer_tensors(f, "optim/momentum", m, meta->momentum, m->w_off, 0);
+        ok = ok && h5_put_attr_str(f, "optimizer", meta->optim.kind);
+        for (int b = 0; b < meta->optim.nbuf && ok; b++) {
+            char root[64];
+            snprintf(root, sizeof root, "optim/%s", meta->optim.names[b]);
+            ok = put_layer_tensors(f, root, m, meta->optim.state + (size_t)b * m->n_params, m->w_off, 0);
+        }
     }
     ok = H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 && ok;
     ok = H5Fclose(f) >= 0 && ok;
@@ -190,14 +195,25 @@ static DlStatus get_layer_tensors(hid_t f, const char *path, const char *root, c
     return DL_OK;
 }
 
-DlStatus checkpoint_load(const char *path, Model *m, float *momentum) {
+DlStatus checkpoint_load(const char *path, Model *m, const OptimBuffers *o) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return dl_fail(DL_EIO, "cannot open checkpoint '%s': truncated or not an HDF5 file", path);
     DlStatus st = get_layer_tensors(f, path, "params", m, m->params, m->w_off, 0);
     if (st == DL_OK) st = get_layer_tensors(f, path, "state", m, m->state, m->st_off, 1);
-    if (st == DL_OK && momentum && H5Lexists(f, "/optim", H5P_DEFAULT) > 0)
-        st = get_layer_tensors(f, path, "optim/momentum", m, momentum, m->w_off, 0);
+    if (st == DL_OK && o && o->state) {
+        char *kind = h5_get_attr_str(f, "optimizer");
+        if (!kind && H5Lexists(f, "/optim/momentum", H5P_DEFAULT) > 0) kind = dl_strdup("sgd");
+        if (!kind || strcmp(kind, o->kind) != 0)
+            st = dl_fail(DL_EFORMAT, "checkpoint '%s' holds %s optimizer state, this run uses %s: resume with --optimizer %s",
+                         path, kind ? kind : "no", o->kind, kind ? kind : "(any)");
+        for (int b = 0; st == DL_OK && b < o->nbuf; b++) {
+            char root[64];
+            snprintf(root, sizeof root, "optim/%s", o->names[b]);
+            st = get_layer_tensors(f, path, root, m, o->state + (size_t)b * m->n_params, m->w_off, 0);
+        }
+        dl_free(kind);
+    }
     H5Fclose(f);
     return st;
 }

@@ -7,7 +7,8 @@
  * sampler and RNG state is the position itself.
  * Groups: /params/<layer>/<tensor> (PyTorch layouts and names),
  * /state/<layer>/<tensor> (batch-norm running statistics),
- * /optim/momentum/<layer>/<tensor> (SGD momentum buffers).
+ * /optim/<buffer>/<layer>/<tensor> with root attribute optimizer: SGD's
+ * "momentum", Adam's and AdamW's "exp_avg" and "exp_avg_sq" (PyTorch's names).
  * Written to "<path>.partial", flushed, closed and renamed, so a crash never
  * leaves a torn file at `path`. */
 #ifndef DL_CHECKPOINT_H
@@ -31,11 +32,19 @@ typedef struct {
     char *metrics_csv;         /* metrics.csv so far (owned by whoever filled it) */
 } RunPosition;
 
+/* Optimizer state: nbuf buffers of n_params floats, one after the other. */
+typedef struct {
+    const char *kind;          /* "sgd", "adam", "adamw" */
+    int nbuf;
+    const char *names[2];
+    float *state;              /* (nbuf * n_params); NULL: none saved / not wanted */
+} OptimBuffers;
+
 typedef struct {
     RunPosition pos;
     int k;
     char **class_names;        /* (k) */
-    const float *momentum;     /* (n_params) or NULL */
+    OptimBuffers optim;
 } CheckpointMeta;
 
 DlStatus checkpoint_save(const char *path, const Model *m, const CheckpointMeta *meta);
@@ -55,7 +64,8 @@ void checkpoint_info_free(CheckpointInfo *info);
 
 /* Loads every parameter and running statistic of m from the file; every
  * layer must be there with the same shapes (else DL_EFORMAT naming it).
- * momentum (n_params) is filled when non-NULL and present. */
-DlStatus checkpoint_load(const char *path, Model *m, float *momentum);
+ * With o (and o->state), also the optimizer state, which must be of the
+ * same kind (else DL_EFORMAT). */
+DlStatus checkpoint_load(const char *path, Model *m, const OptimBuffers *o);
 
 #endif

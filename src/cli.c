@@ -32,7 +32,8 @@ static int setup_threads(const Dist *d) {
 
 static int cmd_train(int argc, char **argv, const Dist *d) {
     TrainConfig c = { .epochs = 10, .batch = 64, .groups = 4, .lr = 0.05f, .momentum = 0.9f,
-                      .seed = 1, .progress = -1, .check_every = 100 };
+                      .seed = 1, .progress = -1, .check_every = 100,
+                      .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .step_epochs = 1, .gamma = 0.1f };
     int no_progress = 0;
     const Flag flags[] = {
         { "train", F_STR, &c.train_path, NULL, "training dataset (HDF5, from dlprep)" },
@@ -43,14 +44,24 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
         { "batch", F_INT, &c.batch, "64", "global batch size (all ranks together)" },
         { "groups", F_INT, &c.groups, "4", "fixed groups per batch (power of two); batch-norm statistics are per group; -np must divide it" },
         { "lr", F_FLOAT, &c.lr, "0.05", "learning rate" },
+        { "optimizer", F_STR, &c.optimizer, "sgd", "sgd, adam or adamw (PyTorch semantics)" },
         { "momentum", F_FLOAT, &c.momentum, "0.9", "SGD momentum" },
         { "nesterov", F_BOOL, &c.nesterov, NULL, "Nesterov momentum" },
-        { "weight-decay", F_FLOAT, &c.weight_decay, "0", "L2 weight decay on conv/dense weights (not biases or batch norm)" },
+        { "beta1", F_FLOAT, &c.beta1, "0.9", "Adam/AdamW beta1" },
+        { "beta2", F_FLOAT, &c.beta2, "0.999", "Adam/AdamW beta2" },
+        { "eps", F_FLOAT, &c.eps, "1e-8", "Adam/AdamW epsilon" },
+        { "weight-decay", F_FLOAT, &c.weight_decay, "0", "weight decay on conv/dense weights (never biases or batch norm); L2 for sgd/adam, decoupled for adamw" },
+        { "schedule", F_STR, &c.schedule, "constant", "learning-rate schedule per step: constant, step, cosine, onecycle (lr is the peak)" },
+        { "warmup", F_INT, &c.warmup, "0", "linear warmup over the first N steps (constant, step, cosine)" },
+        { "step-epochs", F_INT, &c.step_epochs, "1", "step schedule: epochs between lr drops" },
+        { "gamma", F_FLOAT, &c.gamma, "0.1", "step schedule: lr factor per drop" },
+        { "clip", F_FLOAT, &c.clip, "0", "clip the gradient's global L2 norm to this (0: off)" },
         { "seed", F_U64, &c.seed, "1", "seed of every random choice (init, shuffling, dropout)" },
         { "augment", F_STR, &c.augment, "none", "training augmentation, comma-separated: hflip, vflip, dihedral, translate=P, brightness=B, contrast=C" },
         { "limit", F_INT, &c.limit, "0", "train on the first N images only (0: all); for quick checks" },
         { "fast-allreduce", F_BOOL, &c.fast_allreduce, NULL, "use MPI_Allreduce: may be faster on a cluster, but weights are no longer bit-identical across -np" },
         { "resume", F_STR, &c.resume, "none", "continue a run exactly from its checkpoint (RUNDIR/last.h5); seed, batch, groups and model come from it" },
+        { "stop-after", F_INT, &c.stop_after, "0", "stop after this many epochs, resumably (the schedule still spans --epochs)" },
         { "checkpoint-every", F_INT, &c.checkpoint_every, "0", "also write last.h5 every N steps (0: at epoch ends only)" },
         { "check-every", F_INT, &c.check_every, "100", "compare a digest of every rank's weights every N steps; abort if they differ (0: never)" },
         { "no-progress", F_BOOL, &no_progress, NULL, "no progress bar or progress lines" },

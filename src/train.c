@@ -20,6 +20,7 @@
 #include "layers/loss.h"
 #include "model.h"
 #include "optim.h"
+#include "schedule.h"
 
 /* Extra floats after grads and batch statistics in the reduced buffer. */
 enum { RED_LOSS, RED_CORRECT, RED_STOP, RED_EXTRA };
@@ -47,8 +48,11 @@ typedef struct {
     float **stk;               /* tree-sum stack: log2(local)+1 buffers of red_n */
     int *lvl;
     float *reduce_scratch;     /* red_n/2 + 1 */
-    float *mom;                /* (n_params) momentum */
-    ParamSeg *seg;
+    OptConfig opt;
+    OptimBuffers ob;           /* optimizer state: ob.nbuf buffers of n_params */
+    Schedule sched;
+    ParamSeg *seg;             /* trained (unfrozen) parameter tensors */
+    float *seg_lr, *seg_mult;  /* (nseg) this step's lr; discriminative factor */
     int nseg;
     float *x, *targets;        /* (gs, input), (gs, classes) */
     int32_t *labels;           /* (gs) */
@@ -118,7 +122,8 @@ static DlStatus mkdir_p(const char *dir) {
 
 static void trainer_free(Trainer *t) {
     if (t->stk) for (int i = 0; t->lvl && i <= 31 && t->stk[i]; i++) dl_free(t->stk[i]);
-    dl_free(t->stk); dl_free(t->lvl); dl_free(t->reduce_scratch); dl_free(t->mom); dl_free(t->seg);
+    dl_free(t->stk); dl_free(t->lvl); dl_free(t->reduce_scratch); dl_free(t->ob.state); dl_free(t->seg);
+    dl_free(t->seg_lr); dl_free(t->seg_mult);
     dl_free(t->x); dl_free(t->aug_tmp); dl_free(t->targets); dl_free(t->labels); dl_free(t->perm);
     if (t->log) fclose(t->log);
     if (t->events) fclose(t->events);
@@ -146,6 +151,23 @@ static DlStatus open_data(Trainer *t) {
                              i, a->class_names[i], a->path, b->class_names[i], b->path);
     }
     return dist_agree(t->d, st);
+}
+
+/* One optimizer segment per parameter tensor of the layers not frozen
+ * (frozen layers are never touched: not even momentum or weight decay). */
+static void set_segments(Trainer *t) {
+    Model *m = &t->m;
+    t->nseg = 0;
+    for (int i = m->frozen; i < m->n_layers; i++) {
+        TensorInfo ti[4];
+        int nt = layer_ops(m->spec[i].kind)->params(&m->spec[i], ti);
+        size_t off = m->w_off[i];
+        for (int j = 0; j < nt; j++) {
+            t->seg_mult[t->nseg] = 1.0f;
+            t->seg[t->nseg++] = (ParamSeg){ off, tensor_info_size(&ti[j]), ti[j].decay };
+            off += tensor_info_size(&ti[j]);
+        }
+    }
 }
 
 static DlStatus build(Trainer *t) {
@@ -176,18 +198,23 @@ static DlStatus build(Trainer *t) {
     t->lvl = dl_calloc(33, sizeof(int));
     for (int i = 0; i < depth; i++) t->stk[i] = dl_malloc(sizeof(float) * t->red_n);
     t->reduce_scratch = dl_malloc(sizeof(float) * (t->red_n / 2 + 1));
-    t->mom = dl_calloc(m->n_params, sizeof(float));
-    /* one optimizer segment per parameter tensor */
+    st = optim_parse_kind(c->optimizer ? c->optimizer : "sgd", &t->opt.kind);
+    if (st != DL_OK) return st;
+    t->opt.momentum = c->momentum;
+    t->opt.nesterov = c->nesterov;
+    t->opt.weight_decay = c->weight_decay;
+    t->opt.beta1 = c->beta1;
+    t->opt.beta2 = c->beta2;
+    t->opt.eps = c->eps;
+    t->ob.kind = optim_kind_name(t->opt.kind);
+    t->ob.nbuf = (int)(optim_state_count(&t->opt, m->n_params) / (m->n_params ? m->n_params : 1));
+    t->ob.names[0] = t->opt.kind == OPT_SGD ? "momentum" : "exp_avg";
+    t->ob.names[1] = "exp_avg_sq";
+    t->ob.state = dl_calloc(optim_state_count(&t->opt, m->n_params) + 1, sizeof(float));
     t->seg = dl_calloc((size_t)m->n_layers * 4, sizeof(ParamSeg));
-    for (int i = 0; i < m->n_layers; i++) {
-        TensorInfo ti[4];
-        int nt = layer_ops(m->spec[i].kind)->params(&m->spec[i], ti);
-        size_t off = m->w_off[i];
-        for (int j = 0; j < nt; j++) {
-            t->seg[t->nseg++] = (ParamSeg){ off, tensor_info_size(&ti[j]), ti[j].decay };
-            off += tensor_info_size(&ti[j]);
-        }
-    }
+    t->seg_lr = dl_calloc((size_t)m->n_layers * 4, sizeof(float));
+    t->seg_mult = dl_calloc((size_t)m->n_layers * 4, sizeof(float));
+    set_segments(t);
     t->x = dl_malloc(sizeof(float) * t->gs * shape_size(m->input));
     t->aug_tmp = dl_malloc(sizeof(float) * shape_size(m->input));
     t->labels = dl_malloc(sizeof(int32_t) * t->gs);
@@ -267,8 +294,14 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
     if (!isfinite(*loss))
         return dl_fail(DL_ENUMERIC, "loss is %g at epoch %d step %lld: lower --lr (the run directory keeps the last good epoch's last.h5)",
                        *loss, epoch + 1, (long long)step + 1);
-    SgdConfig sc = { c->momentum, c->nesterov, c->weight_decay };
-    sgd_step(m->params, t->mom, red, t->seg, t->nseg, &sc, c->lr);
+    /* the global gradient norm: clipping, and the check for Inf/NaN gradients */
+    float norm = optim_clip_grad_norm(red, m->n_params, c->clip > 0 ? c->clip : INFINITY);
+    if (!isfinite(norm))
+        return dl_fail(DL_ENUMERIC, "gradient norm is %g at epoch %d step %lld: lower --lr or set --clip "
+                       "(the run directory keeps the last good last.h5)", norm, epoch + 1, (long long)step + 1);
+    float lr = schedule_lr(&t->sched, t->pos.step);
+    for (int i = 0; i < t->nseg; i++) t->seg_lr[i] = lr * t->seg_mult[i];
+    optim_step(m->params, t->ob.state, red, t->seg, t->nseg, &t->opt, t->seg_lr, t->pos.step + 1);
     model_update_stats(m, red + m->n_params, t->G);
     return DL_OK;
 }
@@ -289,7 +322,7 @@ static int stdout_is_terminal(void) {
 static DlStatus check_same_weights(Trainer *t, int epoch, int64_t step) {
     uint64_t h = dl_digest(t->m.params, t->m.n_params, 0xcbf29ce484222325ull);
     h = dl_digest(t->m.state, t->m.n_state, h);
-    h = dl_digest(t->mom, t->m.n_params, h);
+    h = dl_digest(t->ob.state, (size_t)t->ob.nbuf * t->m.n_params, h);
     int bad = dist_first_differing(t->d, h);
     if (bad < 0) return DL_OK;
     return dl_fail(DL_ENUMERIC, "rank %d's weights differ from rank 0's at epoch %d step %lld: the ranks diverged "
@@ -409,7 +442,7 @@ static DlStatus save(Trainer *t, const char *name) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", t->c->out_dir, name);
     t->pos.metrics_csv = t->metrics;
-    CheckpointMeta meta = { .pos = t->pos, .k = t->train.k, .class_names = t->train.class_names, .momentum = t->mom };
+    CheckpointMeta meta = { .pos = t->pos, .k = t->train.k, .class_names = t->train.class_names, .optim = t->ob };
     DlStatus st = checkpoint_save(path, &t->m, &meta);
     t->pos.metrics_csv = NULL;
     char js[4200];
@@ -500,8 +533,22 @@ static DlStatus resume_load(Trainer *t, const char *path, int64_t n) {
         st = dl_fail(DL_EFORMAT, "checkpoint '%s' was trained on %lld images but this run has %lld (--limit or another file): "
                      "resume with the same data", path, (long long)info.pos.train_samples, (long long)n);
     checkpoint_info_free(&info);
-    if (st == DL_OK) st = checkpoint_load(path, &t->m, t->mom);
+    if (st == DL_OK) st = checkpoint_load(path, &t->m, &t->ob);
     return st;
+}
+
+static DlStatus setup_schedule(Trainer *t, int64_t steps) {
+    const TrainConfig *c = t->c;
+    SchedKind kind;
+    DlStatus st = schedule_parse_kind(c->schedule ? c->schedule : "constant", &kind);
+    if (st != DL_OK) return st;
+    t->sched = schedule_init(kind, c->lr, (int64_t)c->epochs * steps);
+    t->sched.warmup_steps = c->warmup;
+    if (kind == SCHED_STEP) {
+        t->sched.step_size = (int64_t)(c->step_epochs > 0 ? c->step_epochs : 1) * steps;
+        if (c->gamma > 0) t->sched.gamma = c->gamma;
+    }
+    return schedule_check(&t->sched);
 }
 
 static const char *signal_name(int sig) {
@@ -524,6 +571,8 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     if (st == DL_OK && n < c->batch)
         st = dl_fail(DL_EARG, "'%s' has %lld training images, fewer than one batch of %d: lower --batch",
                      c->train_path, (long long)n, c->batch);
+    int64_t steps = n / (c->batch > 0 ? c->batch : 1);   /* the last partial batch is dropped (a new one each epoch) */
+    if (st == DL_OK) st = setup_schedule(&t, steps);
     if (st == DL_OK && cfg->resume) st = dist_agree(d, resume_load(&t, cfg->resume, n));
     if (st == DL_OK && t.pos.epoch >= c->epochs)
         st = dl_fail(DL_EARG, "'%s' has already trained %d epochs: raise --epochs to train more", cfg->resume, t.pos.epoch);
@@ -540,14 +589,18 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     t.pos.groups = c->groups;
     t.pos.train_samples = n;
 
-    int64_t steps = n / c->batch;   /* the last partial batch is dropped (a new one each epoch) */
     say(&t, "dltrain %s: %d rank%s x %d BLAS thread%s, global batch %d in %d groups of %d, %lld steps/epoch, "
         "%lld training images, %lld validation\n",
         DLTRAIN_VERSION, d->size, d->size > 1 ? "s" : "", c->threads, c->threads > 1 ? "s" : "", c->batch, t.G, t.gs,
         (long long)steps, (long long)n, (long long)t.valid.n);
-    say(&t, "model %s: %zu parameters; optimizer sgd lr %g momentum %g%s weight decay %g; seed %llu\n",
-        c->model, t.m.n_params, c->lr, c->momentum, c->nesterov ? " (nesterov)" : "", c->weight_decay,
-        (unsigned long long)c->seed);
+    char optdesc[160];
+    if (t.opt.kind == OPT_SGD)
+        snprintf(optdesc, sizeof optdesc, "sgd momentum %g%s", c->momentum, c->nesterov ? " (nesterov)" : "");
+    else
+        snprintf(optdesc, sizeof optdesc, "%s betas %g,%g eps %g", t.ob.kind, c->beta1, c->beta2, c->eps);
+    say(&t, "model %s: %zu parameters; optimizer %s, weight decay %g; lr %g, schedule %s%s; seed %llu\n",
+        c->model, t.m.n_params, optdesc, c->weight_decay, c->lr, schedule_kind_name(t.sched.kind),
+        t.sched.warmup_steps ? " with warmup" : "", (unsigned long long)c->seed);
     if (cfg->resume)
         say(&t, "resuming %s: epoch %d, step %lld of it (%lld steps in all)\n", cfg->resume, t.pos.epoch + 1,
             (long long)t.pos.epoch_step, (long long)t.pos.step);
@@ -575,7 +628,8 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     const char *fault = getenv("DLTRAIN_TEST_DIVERGE_RANK");
     int fault_rank = fault ? atoi(fault) : -1;
     int stop = 0;
-    for (int epoch = t.pos.epoch; epoch < c->epochs && st == DL_OK && !stop; epoch++) {
+    int last_epoch = c->stop_after > 0 && c->stop_after < c->epochs ? c->stop_after : c->epochs;
+    for (int epoch = t.pos.epoch; epoch < last_epoch && st == DL_OK && !stop; epoch++) {
         double t0 = dl_now(), sum_loss = t.pos.epoch_loss_sum;
         int64_t first = t.pos.epoch_step;
         for (int64_t i = 0; i < t.train.n; i++) t.perm[i] = i;
@@ -631,6 +685,10 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
         st = dl_fail(DL_EINTR, "stopped by %s after epoch %d step %lld; saved %s/last.h5 (resume: add --resume %s/last.h5 "
                      "to the same command)", g_signal ? signal_name(g_signal) : "a signal on another rank",
                      t.pos.epoch + (t.pos.epoch_step > 0), (long long)t.pos.epoch_step, c->out_dir, c->out_dir);
+    } else if (st == DL_OK && last_epoch < c->epochs) {
+        event(&t, "paused", "\"epochs\":%d", c->epochs);
+        say(&t, "stopped after epoch %d of %d (--stop-after); continue with --resume %s/last.h5\n", last_epoch,
+            c->epochs, c->out_dir);
     } else if (st == DL_OK) {
         event(&t, "done", "\"best_accuracy\":%.6f", t.pos.best_accuracy);
         say(&t, "saved %s/last.h5 (best accuracy %.4f in %s/best.h5) and %s/metrics.csv\n", c->out_dir,

@@ -22,6 +22,13 @@ typedef struct {
     int epochs, batch, groups;
     float lr, momentum, weight_decay;
     int nesterov;
+    const char *optimizer;   /* sgd (default), adam, adamw */
+    float beta1, beta2, eps; /* adam, adamw */
+    const char *schedule;    /* constant (default), step, cosine, onecycle */
+    int warmup;              /* linear warmup steps (constant, step, cosine) */
+    int step_epochs;         /* step schedule: epochs between drops */
+    float gamma;             /* step schedule: factor per drop */
+    float clip;              /* clip the gradient's global norm to this (0: off) */
     uint64_t seed;
     int64_t limit;           /* use only the first `limit` training samples (0: all) */
     int progress;            /* -1: bar on a terminal, plain lines otherwise; 0: none */
@@ -29,7 +36,8 @@ typedef struct {
     int check_every;         /* compare a digest of every rank's weights every N steps (0: never) */
     int threads;             /* BLAS threads per rank (set by the caller; reported only) */
     const char *resume;      /* checkpoint to continue from exactly, or NULL */
-    int checkpoint_every;    /* also write last.h5 every N steps (0: only at epoch ends) */
+    int checkpoint_every;
+    int stop_after;          /* stop (resumably) after this many epochs of the --epochs schedule (0: run all) */    /* also write last.h5 every N steps (0: only at epoch ends) */
     struct { int seed, batch, groups; } given;   /* which of these the user set (they must agree with --resume) */
 } TrainConfig;
 

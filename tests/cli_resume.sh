@@ -44,6 +44,23 @@ same_run "$T/straight" "$T/split"
 [ -f "$T/split/best.h5" ] || fail "no best.h5"
 grep -q '"event":"resume"' "$T/split/events.jsonl" || fail "events.jsonl lacks the resume event"
 
+# the same with AdamW, a one-cycle schedule and clipping: optimizer moments
+# and the schedule position travel in the checkpoint
+OPT=(--optimizer adamw --lr 0.003 --weight-decay 0.01 --schedule onecycle --clip 1.0)
+"$BUILD/dltrain" train "${ARGS[@]}" "${OPT[@]}" --model "$T/net.txt" --epochs 3 --out "$T/adam" > "$T/adam.log"
+"${MPI[@]}" -np 4 "$BUILD/dltrain" train "${ARGS[@]}" "${OPT[@]}" --model "$T/net.txt" --epochs 3 --out "$T/adam2" \
+  --checkpoint-every 50 > "$T/adam2a.log" &
+"${MPI[@]}" -np 2 "$BUILD/dltrain" train "${ARGS[@]}" "${OPT[@]}" --model "$T/net.txt" --epochs 3 --stop-after 1 \
+  --out "$T/adam1" > "$T/adam1.log"
+grep -q "stopped after epoch 1 of 3 (--stop-after)" "$T/adam1.log" || fail "--stop-after not reported"
+wait
+"$BUILD/dltrain" train "${ARGS[@]}" "${OPT[@]}" --epochs 3 --out "$T/adam1" --resume "$T/adam1/last.h5" > "$T/adam1b.log"
+same_run "$T/adam" "$T/adam1"
+same_run "$T/adam" "$T/adam2"
+h5ls -r "$T/adam/last.h5" | grep -q "/optim/exp_avg_sq/fc2/bias" || fail "AdamW state not in the checkpoint"
+expect_error "holds adamw optimizer state, this run uses sgd" \
+  "$BUILD/dltrain" train "${ARGS[@]}" --epochs 4 --out "$T/x" --resume "$T/adam/last.h5"
+
 # SIGTERM in the middle of epoch 2 (a quarter-epoch progress line is printed
 # at step 16 of 64), on a bare process as SLURM signals it
 "$BUILD/dltrain" train "${BASE[@]}" --model "$T/net.txt" --epochs 4 --out "$T/term" > "$T/term.log" 2>&1 &
