@@ -1,2 +1,0 @@
-# Empty dependencies file for dltrain.
-# This may be replaced when dependencies are built.
