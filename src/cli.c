@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "data/dataset.h"
+#include "checkpoint.h"
 #include "dist.h"
+#include "evaluate.h"
 #include "flags.h"
 #include "dltrain.h"
 #include "model.h"
@@ -33,7 +35,8 @@ static int setup_threads(const Dist *d) {
 static int cmd_train(int argc, char **argv, const Dist *d) {
     TrainConfig c = { .epochs = 10, .batch = 64, .groups = 4, .lr = 0.05f, .momentum = 0.9f,
                       .seed = 1, .progress = -1, .check_every = 100,
-                      .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .step_epochs = 1, .gamma = 0.1f };
+                      .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .step_epochs = 1, .gamma = 0.1f,
+                      .threshold = 0.5f };
     int no_progress = 0;
     const Flag flags[] = {
         { "train", F_STR, &c.train_path, NULL, "training dataset (HDF5, from dlprep)" },
@@ -57,6 +60,9 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
         { "gamma", F_FLOAT, &c.gamma, "0.1", "step schedule: lr factor per drop" },
         { "clip", F_FLOAT, &c.clip, "0", "clip the gradient's global L2 norm to this (0: off)" },
         { "seed", F_U64, &c.seed, "1", "seed of every random choice (init, shuffling, dropout)" },
+        { "topk", F_INT, &c.topk, "0", "also report top-k accuracy (single-label) / exact-match ratio (multi-label)" },
+        { "fbeta", F_FLOAT, &c.fbeta, "0", "also report F-beta: macro over classes (single-label); per-sample mean, 2 by default (multi-label)" },
+        { "threshold", F_FLOAT, &c.threshold, "0.5", "multi-label: a tag is predicted when its probability exceeds this" },
         { "augment", F_STR, &c.augment, "none", "training augmentation, comma-separated: hflip, vflip, dihedral, translate=P, brightness=B, contrast=C" },
         { "limit", F_INT, &c.limit, "0", "train on the first N images only (0: all); for quick checks" },
         { "fast-allreduce", F_BOOL, &c.fast_allreduce, NULL, "use MPI_Allreduce: may be faster on a cluster, but weights are no longer bit-identical across -np" },
@@ -140,12 +146,118 @@ static int cmd_summary(int argc, char **argv, const Dist *d) {
     return 0;
 }
 
+/* dltrain eval: every metric of a checkpoint on a dataset, printed and as CSV. */
+static DlStatus eval_run(const char *ckpt, const char *data, const char *csv, const EvalOptions *eo, int batch) {
+    CheckpointInfo info;
+    Dataset ds = { 0 };
+    Model m = { 0 };
+    DlStatus st = checkpoint_info(&info, ckpt);
+    if (st != DL_OK) return st;
+    st = dataset_open(&ds, data);
+    if (st == DL_OK && (ds.c != info.input.c || ds.h != info.input.h || ds.w != info.input.w))
+        st = dl_fail(DL_EFORMAT, "'%s' has %dx%dx%d images but checkpoint '%s' expects %dx%dx%d (make it with the same dlprep --size/--channels)",
+                     data, ds.c, ds.h, ds.w, ckpt, info.input.c, info.input.h, info.input.w);
+    else if (st == DL_OK && ds.k != info.k)
+        st = dl_fail(DL_EFORMAT, "'%s' has %d classes but checkpoint '%s' was trained on %d", data, ds.k, ckpt, info.k);
+    for (int i = 0; st == DL_OK && i < ds.k; i++)
+        if (strcmp(ds.class_names[i], info.class_names[i]) != 0)
+            st = dl_fail(DL_EFORMAT, "class %d is '%s' in '%s' but '%s' in checkpoint '%s'", i, ds.class_names[i], data,
+                         info.class_names[i], ckpt);
+    if (st == DL_OK) st = model_init(&m, info.model_text, info.model_source, info.input, info.k, batch);
+    if (st == DL_OK) st = checkpoint_load(ckpt, &m, NULL);
+    if (st == DL_OK) {
+        float *x = dl_malloc(sizeof(float) * (size_t)batch * shape_size(m.input));
+        EvalResult r;
+        evaluate_run(&r, &m, &ds, eo, x);
+        dl_free(x);
+        printf("%s on %s: %lld images, %d %s\n", ckpt, data, (long long)ds.n, ds.k, ds.multi ? "tags" : "classes");
+        printf("loss %.4f  accuracy %.4f", evaluate_loss(&r), evaluate_accuracy(&r));
+        if (ds.multi)
+            printf("  exact_match %.4f  f%g (samples) %.4f  micro %.4f  macro %.4f  (threshold %g)\n", multi_exact_match(&r.mlt),
+                   eo->beta, multi_fbeta_samples(&r.mlt), multi_fbeta_micro(&r.mlt), multi_fbeta_macro(&r.mlt), eo->threshold);
+        else
+            printf("  top%d_accuracy %.4f  f%g (macro) %.4f\n", r.single.topk, single_topk_accuracy(&r.single), eo->beta,
+                   single_fbeta_macro(&r.single, eo->beta));
+        int k = ds.k, w = 12;
+        for (int i = 0; i < k; i++) if ((int)strlen(ds.class_names[i]) > w) w = (int)strlen(ds.class_names[i]);
+        printf("\n%-*s  %9s  %9s  %9s  %8s\n", w, ds.multi ? "tag" : "class", "precision", "recall", "f-beta", "support");
+        for (int i = 0; i < k; i++) {
+            int64_t tp, fp, fn;
+            if (ds.multi) { tp = r.mlt.tp[i]; fp = r.mlt.fp[i]; fn = r.mlt.fn[i]; }
+            else {
+                tp = r.single.confusion[(size_t)i * k + i];
+                fp = fn = 0;
+                for (int j = 0; j < k; j++) if (j != i) { fp += r.single.confusion[(size_t)j * k + i]; fn += r.single.confusion[(size_t)i * k + j]; }
+            }
+            printf("%-*s  %9.4f  %9.4f  %9.4f  %8lld\n", w, ds.class_names[i], tp + fp ? (double)tp / (double)(tp + fp) : 0.0,
+                   tp + fn ? (double)tp / (double)(tp + fn) : 0.0, metrics_fbeta(tp, fp, fn, eo->beta), (long long)(tp + fn));
+        }
+        if (!ds.multi) {
+            printf("\nconfusion matrix (rows: true class, columns: predicted)\n%-*s", w, "");
+            for (int j = 0; j < k; j++) printf(" %6d", j);
+            printf("\n");
+            for (int i = 0; i < k; i++) {
+                printf("%-*s", w, ds.class_names[i]);
+                for (int j = 0; j < k; j++) printf(" %6lld", (long long)r.single.confusion[(size_t)i * k + j]);
+                printf("\n");
+            }
+        }
+        if (csv) {
+            st = ds.multi ? metrics_write_multi_csv(csv, &r.mlt, ds.class_names)
+                          : metrics_write_single_csv(csv, &r.single, ds.class_names, eo->beta);
+            if (st == DL_OK) printf("\nwrote %s\n", csv);
+        }
+        evaluate_free(&r);
+    }
+    model_free(&m);
+    dataset_close(&ds);
+    checkpoint_info_free(&info);
+    return st;
+}
+
+static int cmd_eval(int argc, char **argv, const Dist *d) {
+    const char *ckpt = NULL, *data = NULL, *csv = NULL;
+    int topk = 5, batch = 64;
+    float beta = 0.0f, threshold = 0.5f;
+    const Flag flags[] = {
+        { "checkpoint", F_STR, &ckpt, NULL, "checkpoint file (RUNDIR/last.h5 or best.h5)" },
+        { "data", F_STR, &data, NULL, "dataset to evaluate on (HDF5, same classes)" },
+        { "csv", F_STR, &csv, "none", "also write per-class metrics (and the confusion matrix) as CSV" },
+        { "topk", F_INT, &topk, "5", "k of top-k accuracy (single-label)" },
+        { "fbeta", F_FLOAT, &beta, "1 (2 multi-label)", "beta of F-beta" },
+        { "threshold", F_FLOAT, &threshold, "0.5", "multi-label: predict a tag when its probability exceeds this" },
+        { "batch", F_INT, &batch, "64", "images per forward pass" },
+    };
+    int nflags = (int)(sizeof flags / sizeof flags[0]);
+    if (flags_want_help(argc, argv)) {
+        if (d->rank == 0)
+            flags_print("usage: dltrain eval --checkpoint C.h5 --data V.h5 [--csv out.csv] [flags]", flags, nflags);
+        return 0;
+    }
+    DlStatus st = flags_parse(flags, nflags, argc, argv, "dltrain eval");
+    if (st == DL_OK && (topk < 1 || batch < 1 || !(threshold >= 0.0f && threshold <= 1.0f) || beta < 0))
+        st = dl_fail(DL_EARG, "dltrain eval: --topk and --batch must be >= 1, --threshold in [0, 1], --fbeta >= 0");
+    if (st == DL_OK && d->rank == 0) {
+        Dataset probe;   /* the default beta depends on the task */
+        if (beta == 0.0f) beta = dataset_open(&probe, data) == DL_OK && (dataset_close(&probe), probe.multi) ? 2.0f : 1.0f;
+        EvalOptions eo = { .topk = topk, .beta = beta, .threshold = threshold };
+        setup_threads(d);
+        st = eval_run(ckpt, data, csv, &eo, batch);
+    }
+    if (st != DL_OK) {
+        if (d->rank == 0) fprintf(stderr, "dltrain: %s\n", dl_errmsg());
+        return st == DL_EARG ? 2 : 1;
+    }
+    return 0;
+}
+
 static void usage(FILE *f) {
     fprintf(f,
             "dltrain %s: data-parallel CNN training, the same weights bit for bit for any rank count\n\n"
             "usage: [mpirun -np N] dltrain COMMAND [flags]   (dltrain COMMAND --help for its flags)\n\n"
             "commands:\n"
             "  train     train a model on an HDF5 dataset (see dlprep), validate every epoch\n"
+            "  eval      every metric of a checkpoint on a dataset: accuracy, top-k, F-beta, per class, confusion\n"
             "  summary   print a model's layers, output shapes and parameter counts\n\n"
             "zoo models: %s\n",
             DLTRAIN_VERSION, model_zoo_names());
@@ -163,8 +275,9 @@ int dl_dltrain_main(int argc, char **argv) {
         rc = 0;
     } else if (!strcmp(argv[1], "train")) rc = cmd_train(argc - 2, argv + 2, &d);
     else if (!strcmp(argv[1], "summary")) rc = cmd_summary(argc - 2, argv + 2, &d);
+    else if (!strcmp(argv[1], "eval")) rc = cmd_eval(argc - 2, argv + 2, &d);
     else {
-        if (d.rank == 0) fprintf(stderr, "dltrain: unknown command '%s' (commands: train, summary; see dltrain --help)\n", argv[1]);
+        if (d.rank == 0) fprintf(stderr, "dltrain: unknown command '%s' (commands: train, eval, summary; see dltrain --help)\n", argv[1]);
         rc = 2;
     }
     dist_finalize(&d);

@@ -1,5 +1,33 @@
 /* model.c: the model text parser, the zoo, buffer layout, and the forward /
- * backward passes over the layer list. */
+ * backward passes over the layer list.
+ *
+ * Model text: one layer per line, `kind key=value ...`, `#` starts a comment,
+ * an optional first line `input channels=C height=H width=W`. Kinds: conv,
+ * dwconv, dense, relu, leaky, maxpool, avgpool, gap, bn, dropout, flatten,
+ * add (keys: the `keys` table below). Every layer takes `name=NAME` and
+ * `input=NAME`: by default a layer reads the previous layer's output (the
+ * first one reads the model input); `input=NAME` makes it read the output of
+ * the earlier layer NAME instead. `add from=NAME` adds the output of the
+ * earlier layer NAME to its input (same shape). With these two a model is a
+ * DAG, listed in an order that computes it; the last layer is the output.
+ * A ResNet basic block with a projection shortcut (the zoo's resnet8):
+ *     conv name=b2c1 filters=32 size=3 stride=2 pad=1
+ *     bn   name=b2n1
+ *     relu
+ *     conv name=b2c2 filters=32 size=3 pad=same
+ *     bn   name=b2n2
+ *     conv name=b2sc filters=32 size=1 stride=2 input=b1out   # the skip path
+ *     bn   name=b2scn
+ *     add  from=b2n2                                          # b2scn + b2n2
+ *     relu name=b2out
+ * `dwconv size=3 stride=1 pad=same` is a depthwise conv: one filter per
+ * channel, weight (C,1,R,S) and bias (C), PyTorch's Conv2d(groups=C).
+ *
+ * Backward: every layer's output has its own gradient buffer, which each
+ * consumer (the next layer, an `input=` reader, an `add from=` reader) adds
+ * into, in decreasing consumer order, so the sums are the same bits every
+ * run. In a plain chain each output has one consumer, so the sums are the
+ * same bits as a pass with two ping-pong buffers. */
 #include "model.h"
 
 #include <ctype.h>
@@ -42,10 +70,78 @@ static const struct { const char *name, *text; } zoo[] = {
       "relu\n"
       "dropout rate=0.3\n"
       "dense   name=fc2 units=classes\n" },
+    { "resnet8",
+      "# ResNet-8, the CIFAR layout of He et al. 2016 (3 stages of one basic block,\n"
+      "# 16/32/64 filters), with 1x1 conv + bn projection shortcuts where the\n"
+      "# shape changes. Convs keep their bias (dltrain convs always have one).\n"
+      "conv    name=stem filters=16 size=3 pad=same\n"
+      "bn      name=stem_bn\n"
+      "relu    name=stem_relu\n"
+      "conv    name=b1c1 filters=16 size=3 pad=same\n"
+      "bn      name=b1n1\n"
+      "relu    name=b1r1\n"
+      "conv    name=b1c2 filters=16 size=3 pad=same\n"
+      "bn      name=b1n2\n"
+      "add     name=b1add from=stem_relu\n"
+      "relu    name=b1out\n"
+      "conv    name=b2c1 filters=32 size=3 stride=2 pad=1\n"
+      "bn      name=b2n1\n"
+      "relu    name=b2r1\n"
+      "conv    name=b2c2 filters=32 size=3 pad=same\n"
+      "bn      name=b2n2\n"
+      "conv    name=b2sc filters=32 size=1 stride=2 input=b1out\n"
+      "bn      name=b2scn\n"
+      "add     name=b2add from=b2n2\n"
+      "relu    name=b2out\n"
+      "conv    name=b3c1 filters=64 size=3 stride=2 pad=1\n"
+      "bn      name=b3n1\n"
+      "relu    name=b3r1\n"
+      "conv    name=b3c2 filters=64 size=3 pad=same\n"
+      "bn      name=b3n2\n"
+      "conv    name=b3sc filters=64 size=1 stride=2 input=b2out\n"
+      "bn      name=b3scn\n"
+      "add     name=b3add from=b3n2\n"
+      "relu    name=b3out\n"
+      "gap     name=pool\n"
+      "dense   name=fc units=classes\n" },
+    { "mobilenet-s",
+      "# A small MobileNet (v1 layout, Howard et al. 2017): a strided stem, then\n"
+      "# depthwise-separable blocks (3x3 depthwise + bn + relu, 1x1 pointwise +\n"
+      "# bn + relu), widths 32-64-128-128-128, stride 2 in blocks 2 and 4.\n"
+      "conv    name=stem filters=32 size=3 stride=2 pad=1\n"
+      "bn      name=stem_bn\n"
+      "relu    name=stem_relu\n"
+      "dwconv  name=b1dw size=3 pad=same\n"
+      "bn      name=b1dwn\n"
+      "relu    name=b1dwr\n"
+      "conv    name=b1pw filters=64 size=1\n"
+      "bn      name=b1pwn\n"
+      "relu    name=b1out\n"
+      "dwconv  name=b2dw size=3 stride=2 pad=1\n"
+      "bn      name=b2dwn\n"
+      "relu    name=b2dwr\n"
+      "conv    name=b2pw filters=128 size=1\n"
+      "bn      name=b2pwn\n"
+      "relu    name=b2out\n"
+      "dwconv  name=b3dw size=3 pad=same\n"
+      "bn      name=b3dwn\n"
+      "relu    name=b3dwr\n"
+      "conv    name=b3pw filters=128 size=1\n"
+      "bn      name=b3pwn\n"
+      "relu    name=b3out\n"
+      "dwconv  name=b4dw size=3 stride=2 pad=1\n"
+      "bn      name=b4dwn\n"
+      "relu    name=b4dwr\n"
+      "conv    name=b4pw filters=128 size=1\n"
+      "bn      name=b4pwn\n"
+      "relu    name=b4out\n"
+      "gap     name=pool\n"
+      "dropout name=drop rate=0.2\n"
+      "dense   name=fc units=classes\n" },
 };
 #define ZOO_COUNT (sizeof zoo / sizeof zoo[0])
 
-const char *model_zoo_names(void) { return "fmnist-tfdoc fmnist-bn"; }
+const char *model_zoo_names(void) { return "fmnist-tfdoc fmnist-bn resnet8 mobilenet-s"; }
 
 DlStatus model_text_load(char **text, const char *name_or_file) {
     *text = NULL;
@@ -76,10 +172,12 @@ DlStatus model_text_load(char **text, const char *name_or_file) {
 #define K(x) (1u << (x))
 static const struct { const char *key; unsigned kinds; } keys[] = {
     { "name", ~0u },
+    { "input", ~0u },
+    { "from", K(LK_ADD) },
     { "filters", K(LK_CONV) },
-    { "size", K(LK_CONV) | K(LK_MAXPOOL) | K(LK_AVGPOOL) },
-    { "stride", K(LK_CONV) | K(LK_MAXPOOL) | K(LK_AVGPOOL) },
-    { "pad", K(LK_CONV) },
+    { "size", K(LK_CONV) | K(LK_DWCONV) | K(LK_MAXPOOL) | K(LK_AVGPOOL) },
+    { "stride", K(LK_CONV) | K(LK_DWCONV) | K(LK_MAXPOOL) | K(LK_AVGPOOL) },
+    { "pad", K(LK_CONV) | K(LK_DWCONV) },
     { "units", K(LK_DENSE) },
     { "alpha", K(LK_LEAKY) },
     { "rate", K(LK_DROPOUT) },
@@ -135,11 +233,12 @@ static DlStatus parse_key(LayerSpec *s, const char *key, const char *val, const 
                        layer_ops(s->kind)->kind, key, list);
     }
     int ok = 1;
-    if (strcmp(key, "name") == 0) {
-        ok = strlen(val) < sizeof s->name && strspn(val, "abcdefghijklmnopqrstuvwxyz"
+    if (strcmp(key, "name") == 0 || strcmp(key, "input") == 0 || strcmp(key, "from") == 0) {
+        char *dst = key[0] == 'n' ? s->name : key[0] == 'i' ? s->input_name : s->from_name;
+        ok = (val[0] || dst == s->name) && strlen(val) < sizeof s->name && strspn(val, "abcdefghijklmnopqrstuvwxyz"
              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == strlen(val);
-        if (ok) strcpy(s->name, val);
-        else return dl_fail(DL_EFORMAT, "%s: name '%s' must be letters, digits, '_', '-' or '.' (at most 63)", where, val);
+        if (ok) strcpy(dst, val);
+        else return dl_fail(DL_EFORMAT, "%s: %s '%s' must be letters, digits, '_', '-' or '.' (at most 63)", where, key, val);
     } else if (strcmp(key, "filters") == 0) ok = parse_int(val, &s->filters);
     else if (strcmp(key, "size") == 0) ok = parse_int(val, &s->size);
     else if (strcmp(key, "stride") == 0) ok = parse_int(val, &s->stride);
@@ -159,8 +258,44 @@ static DlStatus parse_key(LayerSpec *s, const char *key, const char *val, const 
 }
 
 static LayerSpec default_spec(LayerKind k) {
-    return (LayerSpec){ .kind = k, .size = k == LK_CONV ? 3 : 2, .stride = k == LK_CONV ? 1 : 0,
-                        .alpha = 0.01f, .rate = 0.5f, .eps = 1e-5f, .momentum = 0.1f };
+    int conv = k == LK_CONV || k == LK_DWCONV;
+    return (LayerSpec){ .kind = k, .size = conv ? 3 : 2, .stride = conv ? 1 : 0,
+                        .alpha = 0.01f, .rate = 0.5f, .eps = 1e-5f, .momentum = 0.1f,
+                        .src = -1, .from = -1 };
+}
+
+/* Index of the layer `name` for `key` (input or from) of layer i: an earlier
+ * layer, or DL_EFORMAT naming the line. */
+static DlStatus resolve_link(int *out, const LayerSpec *specs, int n, int i, const char *key,
+                             const char *name, const char *source) {
+    const LayerSpec *s = &specs[i];
+    for (int j = 0; j < n; j++) {
+        if (strcmp(specs[j].name, name) != 0) continue;
+        if (j < i) { *out = j; return DL_OK; }
+        return dl_fail(DL_EFORMAT, "%s:%d: layer '%s': %s=%s names %s; %s= must name an earlier layer",
+                       source, s->line, s->name, key, name,
+                       j == i ? "this layer itself" : "a later layer", key);
+    }
+    return dl_fail(DL_EFORMAT, "%s:%d: layer '%s': %s=%s: no layer has that name (%s= names an earlier layer)",
+                   source, s->line, s->name, key, name, key);
+}
+
+/* Fills src and from of every layer from input= and from=. */
+static DlStatus resolve_links(LayerSpec *specs, int n, const char *source) {
+    DlStatus st = DL_OK;
+    for (int i = 0; i < n && st == DL_OK; i++) {
+        LayerSpec *s = &specs[i];
+        s->src = i - 1;
+        if (s->input_name[0]) st = resolve_link(&s->src, specs, n, i, "input", s->input_name, source);
+        if (st != DL_OK) break;
+        if (s->kind == LK_ADD) {
+            if (!s->from_name[0])
+                st = dl_fail(DL_EFORMAT, "%s:%d: layer '%s': add needs from=NAME (the earlier layer whose output it adds to its input)",
+                             source, s->line, s->name);
+            else st = resolve_link(&s->from, specs, n, i, "from", s->from_name, source);
+        }
+    }
+    return st;
 }
 
 /* Parses the text into specs; `declared` gets an `input` line if there is one. */
@@ -229,6 +364,7 @@ static DlStatus parse_text(const char *text, const char *source, LayerSpec **out
         n++;
     }
     if (st == DL_OK && n == 0) st = dl_fail(DL_EFORMAT, "%s: no layers (one per line: conv, dense, relu, ...)", source);
+    if (st == DL_OK) st = resolve_links(specs, n, source);
     if (st != DL_OK) { dl_free(specs); return st; }
     *out = specs;
     *count = n;
@@ -240,8 +376,8 @@ static DlStatus parse_text(const char *text, const char *source, LayerSpec **out
 void model_free(Model *m) {
     if (m->act) for (int i = 0; i < m->n_layers; i++) dl_free(m->act[i]);
     if (m->cache) for (int i = 0; i < m->n_layers; i++) dl_free(m->cache[i]);
-    dl_free(m->act); dl_free(m->cache);
-    dl_free(m->dbuf[0]); dl_free(m->dbuf[1]);
+    if (m->grad) for (int i = 0; i + 1 < m->n_layers; i++) dl_free(m->grad[i]);   /* the last is dlogits */
+    dl_free(m->act); dl_free(m->cache); dl_free(m->grad);
     dl_free(m->scratch); dl_free(m->dlogits); dl_free(m->dinput);
     dl_free(m->params); dl_free(m->state);
     dl_free(m->w_off); dl_free(m->st_off); dl_free(m->bs_off);
@@ -268,7 +404,8 @@ DlStatus model_init(Model *m, const char *text, const char *source, Shape input,
     Shape cur = input;
     for (int i = 0; i < n && st == DL_OK; i++) {
         LayerSpec *s = &spec[i];
-        s->in = cur;
+        s->in = s->src < 0 ? input : spec[s->src].out;
+        if (s->kind == LK_ADD) s->in2 = spec[s->from].out;
         if (s->kind == LK_DENSE && s->units == UNITS_CLASSES) {
             if (classes < 1) st = dl_fail(DL_EFORMAT, "%s:%d: units=classes needs a dataset (give units=N)", source, s->line);
             else s->units = classes;
@@ -296,14 +433,13 @@ DlStatus model_init(Model *m, const char *text, const char *source, Shape input,
     m->st_off = dl_calloc(n, sizeof(size_t));
     m->bs_off = dl_calloc(n, sizeof(size_t));
     /* Sizes first, then one block each (STYLE.md 3). */
-    size_t largest = shape_size(input), scratch = 0;
+    size_t scratch = 0;
     for (int i = 0; i < n; i++) {
         const LayerSpec *s = &spec[i];
         const LayerOps *ops = layer_ops(s->kind);
         m->w_off[i] = m->n_params;  m->n_params += layer_param_count(s);
         m->st_off[i] = m->n_state;  m->n_state += layer_state_count(s);
         m->bs_off[i] = m->n_bstat;  m->n_bstat += (size_t)ops->bstat_count_per_channel * s->in.c;
-        if (shape_size(s->out) > largest) largest = shape_size(s->out);
         size_t sc = ops->scratch_count(s, max_n);
         if (sc > scratch) scratch = sc;
     }
@@ -311,15 +447,17 @@ DlStatus model_init(Model *m, const char *text, const char *source, Shape input,
     m->state = dl_calloc(m->n_state, sizeof(float));
     m->act = dl_calloc(n, sizeof(float *));
     m->cache = dl_calloc(n, sizeof(float *));
+    m->grad = dl_calloc(n, sizeof(float *));
+    m->dlogits = dl_malloc(sizeof(float) * max_n * m->classes);
     for (int i = 0; i < n; i++) {
         m->act[i] = dl_malloc(sizeof(float) * max_n * shape_size(spec[i].out));
         size_t cc = layer_ops(spec[i].kind)->cache_count(&spec[i], max_n);
         m->cache[i] = cc ? dl_malloc(sizeof(float) * cc) : NULL;
+        /* one buffer per layer output, not two ping-pong ones: with skip
+         * connections an output's gradient collects from several layers */
+        m->grad[i] = i + 1 < n ? dl_malloc(sizeof(float) * max_n * shape_size(spec[i].out)) : m->dlogits;
     }
-    m->dbuf[0] = dl_malloc(sizeof(float) * max_n * largest);
-    m->dbuf[1] = dl_malloc(sizeof(float) * max_n * largest);
     m->scratch = dl_malloc(sizeof(float) * (scratch ? scratch : 1));
-    m->dlogits = dl_malloc(sizeof(float) * max_n * m->classes);
     m->dinput = dl_malloc(sizeof(float) * max_n * shape_size(input));
     return DL_OK;
 }
@@ -340,9 +478,11 @@ int model_find_layer(const Model *m, const char *name) {
 /* ---- passes ---- */
 
 static LayerCtx layer_ctx(Model *m, int i, const float *x, int n, const ForwardArgs *a) {
+    const LayerSpec *s = &m->spec[i];
     return (LayerCtx){
-        .s = &m->spec[i], .n = n, .training = a->training,
-        .in = i ? m->act[i - 1] : x, .out = m->act[i],
+        .s = s, .n = n, .training = a->training,
+        .in = s->src >= 0 ? m->act[s->src] : x, .out = m->act[i],
+        .in2 = s->from >= 0 ? m->act[s->from] : NULL,
         .w = m->params + m->w_off[i], .state = m->state + m->st_off[i],
         .bstat = a->bstat ? a->bstat + m->bs_off[i] : NULL,
         .cache = m->cache[i], .scratch = m->scratch,
@@ -360,20 +500,30 @@ const float *model_forward(Model *m, const float *x, int n, const ForwardArgs *a
     return m->act[m->n_layers - 1];
 }
 
+/* The buffer that collects the gradient of layer j's output (j = -1: the
+ * model input), or NULL if nothing needs it: layers below the frozen
+ * boundary run no backward at all. */
+static float *grad_of(Model *m, int j) {
+    if (j >= m->frozen) return m->grad[j];
+    return j < 0 && m->frozen == 0 && m->input_grad ? m->dinput : NULL;
+}
+
 void model_backward(Model *m, const float *x, int n, const ForwardArgs *a, float *grads) {
-    const float *dout = m->dlogits;
-    /* Layers below the frozen boundary need no gradient at all: stop there. */
+    for (int j = m->frozen > 0 ? m->frozen : -1; j + 1 < m->n_layers; j++) {
+        float *g = grad_of(m, j);
+        if (g) memset(g, 0, sizeof(float) * n * (j < 0 ? shape_size(m->input) : shape_size(m->spec[j].out)));
+    }
+    /* Decreasing i: every consumer of an output has added its share before
+     * the output's own layer reads it, always in this order. */
     for (int i = m->n_layers - 1; i >= m->frozen; i--) {
+        const LayerSpec *s = &m->spec[i];
         LayerCtx c = layer_ctx(m, i, x, n, a);
-        c.dout = dout;
-        c.dw = layer_param_count(&m->spec[i]) ? grads + m->w_off[i] : NULL;
-        c.din = NULL;
-        if (i > m->frozen || (i == 0 && m->input_grad)) {   /* someone below needs dout */
-            c.din = i ? m->dbuf[i & 1] : m->dinput;
-            memset(c.din, 0, sizeof(float) * n * shape_size(m->spec[i].in));
-        }
-        layer_ops(m->spec[i].kind)->backward(&c);
-        dout = c.din;
+        c.dout = m->grad[i];
+        c.dw = layer_param_count(s) ? grads + m->w_off[i] : NULL;
+        c.din = grad_of(m, s->src);
+        c.din2 = s->from >= 0 ? grad_of(m, s->from) : NULL;
+        if (!c.din && !c.din2 && !c.dw) continue;   /* nothing to do; layers without din need params */
+        layer_ops(s->kind)->backward(&c);
     }
 }
 
@@ -405,8 +555,14 @@ void model_summary(const Model *m, FILE *f) {
     for (int i = 0; i < m->n_layers; i++) {
         const LayerSpec *s = &m->spec[i];
         shape_str(sh, sizeof sh, s->out);
-        fprintf(f, "%-20s %-10s %-18s %12zu%s\n", s->name, layer_ops(s->kind)->kind, sh,
-                layer_param_count(s), i < m->frozen ? "  frozen" : "");
+        /* where a layer does not simply read the previous one, say so */
+        char link[160] = "";
+        if (s->from >= 0)
+            snprintf(link, sizeof link, "  <- %s + %s", s->src >= 0 ? m->spec[s->src].name : "input", s->from_name);
+        else if (s->input_name[0])
+            snprintf(link, sizeof link, "  <- %s", s->input_name);
+        fprintf(f, "%-20s %-10s %-18s %12zu%s%s\n", s->name, layer_ops(s->kind)->kind, sh,
+                layer_param_count(s), link, i < m->frozen ? "  frozen" : "");
     }
     fprintf(f, "%.*s\n", 63, "===============================================================");
     size_t frozen = 0;

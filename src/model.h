@@ -1,6 +1,8 @@
 /* model.h: a CNN as an ordered list of layers, built from a model text
- * (one layer per line, see models/README.md), with one block each for
- * parameters, running statistics, and the per-group working memory.
+ * (one layer per line, see the format comment in model.c and README.md;
+ * `input=` and `add from=` make it a DAG with skip connections), with one
+ * block each for parameters, running statistics, and the per-group working
+ * memory.
  * The model works on one group of samples at a time: forward, then backward
  * that ADDS the group's gradient into a caller-owned buffer, so the trainer
  * decides how groups are summed (a fixed tree: see train.c).
@@ -30,7 +32,8 @@ typedef struct {
     int max_n;
     float **act;             /* act[i] (max_n, out_i): output of layer i */
     float **cache;           /* cache[i]: what layer i keeps for backward */
-    float *dbuf[2];          /* (max_n, largest layer output): activation gradients */
+    float **grad;            /* grad[i] (max_n, out_i): gradient w.r.t. layer i's output,
+                              * summed over its consumers; the last is dlogits */
     float *scratch;          /* largest scratch need of any layer */
     float *dlogits;          /* (max_n, classes) */
     float *dinput;           /* (max_n, input): gradient w.r.t. the input, when input_grad is set */

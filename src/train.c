@@ -17,6 +17,7 @@
 #include "checkpoint.h"
 #include "data/augment.h"
 #include "data/dataset.h"
+#include "evaluate.h"
 #include "layers/loss.h"
 #include "model.h"
 #include "optim.h"
@@ -58,6 +59,8 @@ typedef struct {
     int32_t *labels;           /* (gs) */
     int64_t *perm;             /* (train.n) this epoch's order */
     RunPosition pos;           /* where the run stands (checkpointed) */
+    int topk;                  /* extra metric columns (0: off) */
+    double beta;
     char *model_text;          /* from the checkpoint when resuming without --model */
     char *metrics;             /* rank 0: metrics.csv's whole text so far */
     FILE *events;              /* rank 0: events.jsonl */
@@ -175,6 +178,8 @@ static DlStatus build(Trainer *t) {
     t->G = c->groups;
     t->gs = c->batch / c->groups;
     t->local = c->groups / t->d->size;
+    t->topk = c->topk > t->train.k ? t->train.k : c->topk;
+    t->beta = c->fbeta > 0 ? c->fbeta : t->train.multi ? 2.0 : 0.0;
     DlStatus st = augment_parse(&t->aug, c->augment);
     if (st == DL_OK && t->aug.dihedral && t->train.h != t->train.w)
         st = dl_fail(DL_EARG, "--augment dihedral needs square images; '%s' has %dx%d (use hflip,vflip)",
@@ -330,26 +335,22 @@ static DlStatus check_same_weights(Trainer *t, int epoch, int64_t step) {
                    bad, epoch + 1, (long long)step + 1);
 }
 
-/* Rank 0: mean loss and accuracy over the validation file (eval mode). */
-static void validate(Trainer *t, double *loss, double *acc) {
-    Model *m = &t->m;
-    const Dataset *v = &t->valid;
-    double total = 0.0, right = 0.0;
-    int64_t *idx = dl_malloc(sizeof(int64_t) * t->gs);
-    for (int64_t i = 0; i < v->n; i += t->gs) {
-        int n = (int)(v->n - i < t->gs ? v->n - i : t->gs);
-        for (int j = 0; j < n; j++) idx[j] = i + j;
-        dataset_images(v, idx, n, t->x);
-        load_targets(t, v, idx, n);
-        ForwardArgs a = { .training = 0, .sample = idx, .seed = t->c->seed };
-        const float *logits = model_forward(m, t->x, n, &a);
-        int r = 0;
-        total += group_loss(t, v, logits, n, 1, &r);
-        right += r;
+/* Optional columns of the epoch table and metrics.csv: top-k accuracy
+ * (--topk) and F-beta (--fbeta; on by default, beta 2, for multi-label). */
+static void extra_header(const Trainer *t, char *table, char *csv, size_t cap) {
+    char name[32];
+    table[0] = csv[0] = '\0';
+    if (t->topk > 0) {
+        if (t->train.multi) snprintf(name, sizeof name, "exact_match");
+        else snprintf(name, sizeof name, "top%d_accuracy", t->topk);
+        snprintf(table + strlen(table), cap - strlen(table), "  %8.8s", t->train.multi ? "exact" : name);
+        snprintf(csv + strlen(csv), cap - strlen(csv), ",%s", name);
     }
-    dl_free(idx);
-    *loss = total / (double)v->n;
-    *acc = right / (double)v->n / (v->multi ? m->classes : 1);
+    if (t->beta > 0) {
+        snprintf(name, sizeof name, "f%g", t->beta);
+        snprintf(table + strlen(table), cap - strlen(table), "  %8s", name);
+        snprintf(csv + strlen(csv), cap - strlen(csv), ",%s", name);
+    }
 }
 
 static void progress(Trainer *t, int epoch, int64_t done, int64_t steps, double loss, double t0, int *last_q) {
@@ -376,7 +377,6 @@ static void progress(Trainer *t, int epoch, int64_t done, int64_t steps, double 
 
 /* ---- the run directory (rank 0): metrics.csv, log.txt, events.jsonl, checkpoints ---- */
 
-static const char *METRICS_HEADER = "epoch,train_loss,valid_loss,accuracy,time,images_per_s\n";
 
 static void append(char **buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void append(char **buf, const char *fmt, ...) {
@@ -410,7 +410,10 @@ static DlStatus write_text(const char *path, const char *text) {
 static void event(Trainer *t, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void event(Trainer *t, const char *kind, const char *fmt, ...) {
     if (t->d->rank != 0 || !t->events) return;
-    fprintf(t->events, "{\"event\":\"%s\",\"unix_time\":%.3f,\"epoch\":%d,\"step\":%lld", kind, (double)time(NULL),
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    fprintf(t->events, "{\"event\":\"%s\",\"unix_time\":%.3f,\"epoch\":%d,\"step\":%lld", kind,
+            (double)now.tv_sec + now.tv_nsec * 1e-9,
             t->pos.epoch, (long long)t->pos.step);
     if (fmt && *fmt) {
         va_list ap;
@@ -465,7 +468,10 @@ static DlStatus open_run_dir(Trainer *t, int resuming) {
     }
     if (st == DL_OK) {
         /* metrics.csv restarts from the history the checkpoint carries */
-        append(&t->metrics, "%s", resuming && t->pos.metrics_csv && *t->pos.metrics_csv ? t->pos.metrics_csv : METRICS_HEADER);
+        char table[128], extra[128];
+        extra_header(t, table, extra, sizeof extra);
+        if (resuming && t->pos.metrics_csv && *t->pos.metrics_csv) append(&t->metrics, "%s", t->pos.metrics_csv);
+        else append(&t->metrics, "epoch,train_loss,valid_loss,accuracy%s,time,images_per_s\n", extra);
         snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
         st = write_text(path, t->metrics);
     }
@@ -614,7 +620,9 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
           jstr(js[0], sizeof js[0], c->model), jstr(js[1], sizeof js[1], c->train_path),
           jstr(js[2], sizeof js[2], c->valid_path), d->size, c->batch, c->groups, c->lr,
           (unsigned long long)c->seed, c->epochs, (long long)steps);
-    say(&t, "%5s  %10s  %10s  %8s  %6s  %8s\n", "epoch", "train_loss", "valid_loss", "accuracy", "time", "img/s");
+    char xtable[128], xcsv[128];
+    extra_header(&t, xtable, xcsv, sizeof xtable);
+    say(&t, "%5s  %10s  %10s  %8s%s  %6s  %8s\n", "epoch", "train_loss", "valid_loss", "accuracy", xtable, "time", "img/s");
 
     struct sigaction sa = { 0 }, old[3];
     sa.sa_handler = on_signal;
@@ -659,15 +667,32 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
         t.pos.epoch_step = 0;
         t.pos.epoch_loss_sum = 0.0;
         if (d->rank == 0) {
-            validate(&t, &vloss, &vacc);
+            EvalOptions eo = { .topk = t.topk > 0 ? t.topk : 1, .beta = t.beta > 0 ? t.beta : 1.0, .threshold = c->threshold };
+            EvalResult er;
+            evaluate_run(&er, &t.m, &t.valid, &eo, t.x);
+            vloss = evaluate_loss(&er);
+            vacc = evaluate_accuracy(&er);
+            double vtop = evaluate_topk(&er), vf = evaluate_fbeta(&er, eo.beta);
+            evaluate_free(&er);
+            char xt[64] = "", xc[64] = "", xj[96] = "";
+            if (t.topk > 0) {
+                snprintf(xt, sizeof xt, "  %8.4f", vtop);
+                snprintf(xc, sizeof xc, ",%.6f", vtop);
+                snprintf(xj, sizeof xj, ",\"%s\":%.6f", t.train.multi ? "exact_match" : "topk_accuracy", vtop);
+            }
+            if (t.beta > 0) {
+                snprintf(xt + strlen(xt), sizeof xt - strlen(xt), "  %8.4f", vf);
+                snprintf(xc + strlen(xc), sizeof xc - strlen(xc), ",%.6f", vf);
+                snprintf(xj + strlen(xj), sizeof xj - strlen(xj), ",\"fbeta\":%.6f", vf);
+            }
             double el = dl_now() - t0;
             int secs = (int)(el + 0.5);
             double ips = (steps - first) * c->batch / train_time;
-            say(&t, "%5d  %10.4f  %10.4f  %8.4f  %02d:%02d  %8.0f\n", epoch + 1, sum_loss / steps, vloss, vacc,
+            say(&t, "%5d  %10.4f  %10.4f  %8.4f%s  %02d:%02d  %8.0f\n", epoch + 1, sum_loss / steps, vloss, vacc, xt,
                 secs / 60, secs % 60, ips);
-            append(&t.metrics, "%d,%.6f,%.6f,%.6f,%.2f,%.1f\n", epoch + 1, sum_loss / steps, vloss, vacc, el, ips);
-            event(&t, "epoch", "\"train_loss\":%.6f,\"valid_loss\":%.6f,\"accuracy\":%.6f,\"time\":%.2f,\"images_per_s\":%.1f",
-                  sum_loss / steps, vloss, vacc, el, ips);
+            append(&t.metrics, "%d,%.6f,%.6f,%.6f%s,%.2f,%.1f\n", epoch + 1, sum_loss / steps, vloss, vacc, xc, el, ips);
+            event(&t, "epoch", "\"train_loss\":%.6f,\"valid_loss\":%.6f,\"accuracy\":%.6f%s,\"time\":%.2f,\"images_per_s\":%.1f",
+                  sum_loss / steps, vloss, vacc, xj, el, ips);
             char path[4096];
             snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
             st = write_text(path, t.metrics);

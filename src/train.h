@@ -28,6 +28,9 @@ typedef struct {
     int warmup;              /* linear warmup steps (constant, step, cosine) */
     int step_epochs;         /* step schedule: epochs between drops */
     float gamma;             /* step schedule: factor per drop */
+    int topk;                /* report top-k accuracy (0: off) */
+    float fbeta;             /* report F-beta (0: off; multi-label: 2 by default) */
+    float threshold;         /* multi-label decision threshold (0.5) */
     float clip;              /* clip the gradient's global norm to this (0: off) */
     uint64_t seed;
     int64_t limit;           /* use only the first `limit` training samples (0: all) */

@@ -92,6 +92,12 @@ done
 "$BUILD/dltrain" train "${ARGS[@]}" --epochs 1 --out "$T/kill" --resume "$T/kill/last.h5" >/dev/null \
   || fail "cannot resume from the checkpoint left by SIGKILL"
 
+# dltrain eval reproduces the validation figures of the epoch best.h5 was saved at
+acc=$(tail -n +2 "$T/straight/metrics.csv" | sort -t, -k4 -g | tail -1 | cut -d, -f4)
+"$BUILD/dltrain" eval --checkpoint "$T/straight/best.h5" --data "$T/valid.h5" --csv "$T/eval.csv" > "$T/eval.log"
+grep -q "accuracy $(printf %.4f "$acc")" "$T/eval.log" || fail "eval accuracy differs from metrics.csv ($acc): $(head -2 "$T/eval.log")"
+grep -q "^9,.*" "$T/eval.csv" && grep -q "^macro_avg," "$T/eval.csv" || fail "eval.csv lacks class rows"
+
 # wrong resumes
 expect_error "was trained with another model than 'fmnist-bn': drop --model" \
   "$BUILD/dltrain" train "${ARGS[@]}" --model fmnist-bn --epochs 5 --out "$T/x" --resume "$T/straight/last.h5"

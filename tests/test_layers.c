@@ -1,5 +1,6 @@
 /* test_layers.c: finite-difference gradient checks for every layer kind and
- * both losses. For a model (usually one layer) and a fixed random upstream
+ * both losses, and for models with skip connections (input=, add from=),
+ * whose outputs feed several consumers. For a model (usually one layer) and a fixed random upstream
  * gradient r, L = sum(y * r). The analytic gradient from backward, projected
  * on a random direction, must match the central difference of L along that
  * direction, for the input and for every parameter array. L is summed in
@@ -151,6 +152,78 @@ static void test_stack(void **s) {
                 3, 1, 1e-3f, 5e-3);   /* small step: max pool and leaky ReLU have kinks */
 }
 
+static void test_dwconv_s1_same(void **s) { (void)s; check_grads(IN(3, 6, 5) "dwconv name=d size=3 pad=same\n", 2, 1, 1e-2f, 1e-3); }
+static void test_dwconv_s1_p0(void **s) { (void)s; check_grads(IN(2, 7, 6) "dwconv name=d size=3\n", 2, 1, 1e-2f, 1e-3); }
+static void test_dwconv_s2_p0(void **s) { (void)s; check_grads(IN(3, 7, 9) "dwconv name=d size=3 stride=2 pad=0\n", 3, 1, 1e-2f, 1e-3); }
+static void test_dwconv_s2_same(void **s) { (void)s; check_grads(IN(2, 8, 8) "dwconv name=d size=3 stride=2 pad=same\n", 2, 1, 1e-2f, 1e-3); }
+static void test_dwconv_5x5_s2(void **s) { (void)s; check_grads(IN(2, 9, 7) "dwconv name=d size=5 stride=2 pad=same\n", 2, 1, 1e-2f, 1e-3); }
+/* stride larger than the kernel, even kernel, padding: taps skip columns */
+static void test_dwconv_2x2_s3(void **s) { (void)s; check_grads(IN(2, 8, 7) "dwconv name=d size=2 stride=3 pad=1\n", 2, 1, 1e-2f, 1e-3); }
+/* the separable pair: depthwise then pointwise */
+static void test_dwconv_separable(void **s) {
+    (void)s;
+    check_grads(IN(3, 6, 6) "dwconv name=d size=3 pad=same\nbn name=b\nconv name=p filters=4 size=1\n", 3, 1, 1e-2f, 2e-3);
+}
+
+/* a feeds b and add: its gradient is the sum of both paths */
+static void test_add_identity(void **s) {
+    (void)s;
+    check_grads(IN(3, 5, 5) "conv name=a filters=3 size=3 pad=same\nconv name=b filters=3 size=3 pad=same\nadd from=a\n",
+                2, 1, 1e-2f, 1e-3);
+}
+/* input and from are the same layer (y = 2a): din and din2 are one buffer */
+static void test_add_self(void **s) { (void)s; check_grads(IN(2, 4, 4) "conv name=a filters=2 pad=same\nadd from=a\n", 2, 1, 1e-2f, 1e-3); }
+/* a has three consumers: b (next layer), sc (input=a) and s2 (add from=a);
+ * the first layer's input gradient (dinput) comes through all of them */
+static void test_add_fanout(void **s) {
+    (void)s;
+    check_grads(IN(2, 6, 6)
+                "conv name=a filters=3 size=3 pad=same\nconv name=b filters=3 size=3 pad=same\n"
+                "conv name=sc filters=3 size=1 input=a\nadd name=s1 from=b\nadd name=s2 from=a\n"
+                "gap\ndense name=d units=3\n",
+                2, 1, 1e-2f, 1e-3);
+}
+
+#define RESBLOCK IN(2, 8, 8) \
+    "conv name=stem filters=3 pad=same\nbn name=sn\nrelu name=sr\n" \
+    "conv name=c1 filters=4 size=3 stride=2 pad=1\nbn name=n1\nrelu name=r1\n" \
+    "conv name=c2 filters=4 pad=same\nbn name=n2\n" \
+    "conv name=sc filters=4 size=1 stride=2 input=sr\nbn name=scn\n" \
+    "add name=sum from=n2\nrelu name=out\n" \
+    "conv name=c3 filters=4 pad=same\nadd name=sum2 from=out\ngap\ndense name=fc units=3\n"
+
+/* A ResNet basic block with a projection shortcut (1x1 stride 2 on sr),
+ * then an identity one; batch norm in training mode. */
+static void test_resblock(void **s) { (void)s; check_grads(RESBLOCK, 3, 1, 1e-3f, 5e-3); }
+
+/* Frozen layers [0, f): for every boundary f, also ones a skip connection
+ * crosses (sc reads the frozen sr) or that fall on a parameterless layer,
+ * the layers >= f get exactly the unfrozen run's gradient, bit for bit, and
+ * the frozen ones none. */
+static void test_frozen_dag(void **s) {
+    (void)s;
+    Case c;
+    case_init(&c, RESBLOCK, 3, 1, 4321);
+    size_t np = c.m.n_params, out = (size_t)c.n * c.m.classes;
+    float *ref = test_calloc(np, sizeof(float));
+    loss_at(&c);
+    memcpy(c.m.dlogits, c.r, sizeof(float) * out);
+    model_backward(&c.m, c.x, c.n, &c.a, ref);
+    for (int f = 1; f <= c.m.n_layers; f++) {
+        memset(c.grads, 0, sizeof(float) * np);
+        c.m.frozen = f;
+        loss_at(&c);
+        memcpy(c.m.dlogits, c.r, sizeof(float) * out);
+        model_backward(&c.m, c.x, c.n, &c.a, c.grads);
+        size_t boundary = f < c.m.n_layers ? c.m.w_off[f] : np;
+        for (size_t i = 0; i < np; i++)
+            if (i < boundary ? c.grads[i] != 0.0f : memcmp(&c.grads[i], &ref[i], sizeof(float)) != 0)
+                fail_msg("frozen=%d: param %zu: %g vs unfrozen %g", f, i, c.grads[i], ref[i]);
+    }
+    test_free(ref);
+    case_free(&c);
+}
+
 /* Dropout: the mask is a function of (seed, epoch, sample, layer, element)
  * only, drops about `rate`, and scales the kept elements by 1/(1-rate). */
 static void test_dropout_mask(void **s) {
@@ -239,6 +312,13 @@ int main(void) {
         cmocka_unit_test(test_flatten),        cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_bn_train),       cmocka_unit_test(test_bn_eval),
         cmocka_unit_test(test_bn_dense),       cmocka_unit_test(test_stack),
+        cmocka_unit_test(test_dwconv_s1_same), cmocka_unit_test(test_dwconv_s1_p0),
+        cmocka_unit_test(test_dwconv_s2_p0),   cmocka_unit_test(test_dwconv_s2_same),
+        cmocka_unit_test(test_dwconv_5x5_s2),  cmocka_unit_test(test_dwconv_2x2_s3),
+        cmocka_unit_test(test_dwconv_separable),
+        cmocka_unit_test(test_add_identity),   cmocka_unit_test(test_add_self),
+        cmocka_unit_test(test_add_fanout),     cmocka_unit_test(test_resblock),
+        cmocka_unit_test(test_frozen_dag),
         cmocka_unit_test(test_dropout_mask),   cmocka_unit_test(test_softmax_xent),
         cmocka_unit_test(test_sigmoid_bce),
     };

@@ -1,5 +1,5 @@
-/* test_reference.c: every layer, loss and both reference models against
- * PyTorch. tests/reference/make_ref.py (run by hand with Debian's
+/* test_reference.c: every layer, loss, a residual block and the zoo models
+ * against PyTorch. tests/reference/make_ref.py (run by hand with Debian's
  * python3-torch) wrote one HDF5 file per case: the model text, input x,
  * parameters, the training-mode output y, an upstream gradient dy, and the
  * gradients dx and of every parameter, plus batch-norm running statistics
@@ -200,8 +200,13 @@ FIXTURE_TEST(test_gap, "gap.h5")
 FIXTURE_TEST(test_flatten, "flatten.h5")
 FIXTURE_TEST(test_bn_conv, "bn_conv.h5")
 FIXTURE_TEST(test_bn_dense, "bn_dense.h5")
+FIXTURE_TEST(test_dwconv3x3_s1_same, "dwconv3x3_s1_same.h5")
+FIXTURE_TEST(test_dwconv3x3_s2_p1, "dwconv3x3_s2_p1.h5")
+FIXTURE_TEST(test_residual_block, "residual_block.h5")
 static void test_model_fmnist_bn(void **s) { (void)s; check_fixture("model_fmnist_bn.h5", 1); }
 static void test_model_fmnist_tfdoc(void **s) { (void)s; check_fixture("model_fmnist_tfdoc.h5", 1); }
+static void test_model_resnet8(void **s) { (void)s; check_fixture("model_resnet8.h5", 1); }
+static void test_model_mobilenet_s(void **s) { (void)s; check_fixture("model_mobilenet_s.h5", 1); }
 static void test_loss_softmax(void **s) { (void)s; check_loss("loss_softmax.h5", 0); }
 static void test_loss_sigmoid(void **s) { (void)s; check_loss("loss_sigmoid.h5", 1); }
 
@@ -216,7 +221,10 @@ int main(void) {
         cmocka_unit_test(test_avgpool2),      cmocka_unit_test(test_avgpool3_s2),
         cmocka_unit_test(test_gap),           cmocka_unit_test(test_flatten),
         cmocka_unit_test(test_bn_conv),       cmocka_unit_test(test_bn_dense),
+        cmocka_unit_test(test_dwconv3x3_s1_same), cmocka_unit_test(test_dwconv3x3_s2_p1),
+        cmocka_unit_test(test_residual_block),
         cmocka_unit_test(test_model_fmnist_bn), cmocka_unit_test(test_model_fmnist_tfdoc),
+        cmocka_unit_test(test_model_resnet8), cmocka_unit_test(test_model_mobilenet_s),
         cmocka_unit_test(test_loss_softmax),  cmocka_unit_test(test_loss_sigmoid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

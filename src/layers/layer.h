@@ -4,6 +4,10 @@
  * output height/width. Buffers are contiguous NCHW float32; a flat vector of
  * U values has shape (U,1,1).
  *
+ * A layer reads the output of one earlier layer (the previous one, or the
+ * one `input=NAME` names) and `add` also a second one (`from=NAME`), so a
+ * model is a DAG whose layers are listed in an order that computes it.
+ *
  * A layer works on one group of n samples at a time (DESIGN.md,
  * "Reproducibility": batch-norm statistics are per group, so they do not
  * depend on how many ranks share the global batch).
@@ -18,7 +22,7 @@
 
 typedef enum {
     LK_CONV, LK_DENSE, LK_RELU, LK_LEAKY, LK_MAXPOOL, LK_AVGPOOL, LK_GAP,
-    LK_BN, LK_DROPOUT, LK_FLATTEN, LK_COUNT
+    LK_BN, LK_DROPOUT, LK_FLATTEN, LK_ADD, LK_DWCONV, LK_COUNT
 } LayerKind;
 
 typedef struct { int c, h, w; } Shape;   /* per sample */
@@ -32,12 +36,17 @@ typedef struct {
     LayerKind kind;
     char name[64];
     int line;                 /* line in the model text, for messages */
-    int filters, size, stride, pad;   /* conv, maxpool, avgpool */
+    int filters, size, stride, pad;   /* conv, dwconv (no filters), maxpool, avgpool */
     int units;                /* dense (UNITS_CLASSES: the dataset's class count) */
     float alpha;              /* leaky: negative slope */
     float rate;               /* dropout: probability of dropping */
     float eps, momentum;      /* bn */
-    Shape in, out;            /* resolved by model_build */
+    char input_name[64];      /* input=NAME; empty: the previous layer */
+    char from_name[64];       /* add: from=NAME */
+    int src;                  /* index of the layer whose output is the input; -1: model input */
+    int from;                 /* add: index of the layer added to the input; else -1 */
+    Shape in, out;            /* resolved by model_init */
+    Shape in2;                /* add: the output shape of layer `from` */
     int index;                /* position in the model; keys dropout masks */
 } LayerSpec;
 
@@ -53,6 +62,7 @@ typedef struct {
     int n;                    /* samples in this group */
     int training;             /* 1: batch statistics, dropout on */
     const float *in;          /* (n, in) */
+    const float *in2;         /* add: (n, in2), the output of layer `from` */
     float *out;               /* (n, out) */
     const float *w;           /* this layer's parameters (param_count) */
     float *dw;                /* their gradient, ACCUMULATED; NULL: frozen, skip */
@@ -61,7 +71,9 @@ typedef struct {
     float *cache;             /* cache_count floats kept from forward for backward */
     float *scratch;           /* scratch_count floats, shared by all layers */
     const float *dout;        /* (n, out) */
-    float *din;               /* (n, in), ACCUMULATED; NULL: not needed (first layer) */
+    float *din;               /* (n, in), ACCUMULATED; NULL: not needed (the model calls
+                               * backward with no din only on a layer with parameters) */
+    float *din2;              /* add: (n, in2), ACCUMULATED; NULL: not needed. May be din. */
     const int64_t *sample;    /* (n) dataset indices of the samples: dropout keys */
     uint64_t seed;            /* run seed */
     int epoch;
@@ -94,7 +106,7 @@ size_t layer_state_count(const LayerSpec *s);
 
 /* The layer kinds (one file each). */
 extern const LayerOps conv_ops, dense_ops, relu_ops, leaky_ops, maxpool_ops, avgpool_ops,
-    gap_ops, bn_ops, dropout_ops, flatten_ops;
+    gap_ops, bn_ops, dropout_ops, flatten_ops, add_ops, dwconv_ops;
 
 /* Helpers shared by layer files. */
 int no_tensors(const LayerSpec *s, TensorInfo t[4]);

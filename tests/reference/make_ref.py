@@ -4,9 +4,12 @@
 Run by hand (not by CI) with Debian's python3-torch and python3-h5py:
     /usr/bin/python3 tests/reference/make_ref.py        # writes tests/reference/fixtures/*.h5
 
-Each case is a small dltrain model text (one layer, or a whole zoo model).
-This script parses the same text format itself, builds the equivalent
-torch.nn modules, and computes in float64 from float32-rounded inputs and
+Each case is a small dltrain model text (one layer, a small graph, or a
+whole zoo model). This script parses the same text format itself, builds the
+equivalent torch.nn modules, runs them as dltrain does (each layer reads the
+previous layer's output, or the one `input=NAME` names; `add from=NAME` adds
+that earlier layer's output), and computes in float64 from float32-rounded
+inputs and
 parameters: the training-mode forward y, the input gradient dx and every
 parameter gradient for an upstream gradient dy, and batch-norm running
 statistics after that one step. The zoo models' text is read from
@@ -48,29 +51,58 @@ def parse(text):
 
 
 class Named(nn.Module):
-    def __init__(self, kind, name, mod):
+    """One layer: its module, and the layers it reads (indices; -1: the input)."""
+    def __init__(self, kind, name, mod, src, frm):
         super().__init__()
-        self.kind, self.name, self.mod = kind, name, mod
+        self.kind, self.name, self.mod, self.src, self.frm = kind, name, mod, src, frm
 
     def forward(self, x):
         return self.mod(x)
 
 
+class Graph(nn.Module):
+    """The layers in text order; a layer's input is the output of layer src
+    (-1: the model input), and `add` adds the output of layer frm."""
+    def __init__(self, mods):
+        super().__init__()
+        self.layers = nn.ModuleList(mods)
+
+    def forward(self, x):
+        acts = []
+        for m in self.layers:
+            y = m(x if m.src < 0 else acts[m.src])
+            if m.frm is not None:
+                y = y + acts[m.frm]
+            acts.append(y)
+        return acts[-1]
+
+
 def build(text):
     """torch modules for the text, with dltrain's default names and shapes."""
     inp, layers = parse(text)
-    c, h, w = inp
-    flat = False
-    mods, counts = [], {}
-    for kind, kv in layers:
-        counts[kind] = counts.get(kind, 0) + 1
-        name = kv.get("name", "%s%d" % (kind, counts[kind]))
+    shapes = []        # (c, h, w, flat) of each layer's output
+    names = []
+    mods = []
+    for i, (kind, kv) in enumerate(layers):
+        name = kv.get("name", "%s%d" % (kind, i + 1))   # dltrain: kind + position
+        src = names.index(kv["input"]) if "input" in kv else i - 1
+        c, h, w, flat = shapes[src] if src >= 0 else inp + (False,)
+        frm = None
         if kind == "conv":
             k, r = int(kv["filters"]), int(kv.get("size", 3))
             s = int(kv.get("stride", 1))
             p = (r - 1) // 2 if kv.get("pad") == "same" else int(kv.get("pad", 0))
             mod = nn.Conv2d(c, k, r, s, p)
             c, h, w = k, (h + 2 * p - r) // s + 1, (w + 2 * p - r) // s + 1
+        elif kind == "dwconv":
+            r, s = int(kv.get("size", 3)), int(kv.get("stride", 1))
+            p = (r - 1) // 2 if kv.get("pad") == "same" else int(kv.get("pad", 0))
+            mod = nn.Conv2d(c, c, r, s, p, groups=c)
+            h, w = (h + 2 * p - r) // s + 1, (w + 2 * p - r) // s + 1
+        elif kind == "add":
+            frm = names.index(kv["from"])
+            assert shapes[frm] == (c, h, w, flat), (name, shapes[frm], (c, h, w, flat))
+            mod = nn.Identity()
         elif kind == "dense":
             u = int(kv["units"])
             mod = nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, u))
@@ -100,14 +132,16 @@ def build(text):
             c, h, w, flat = c * h * w, 1, 1, True
         else:
             raise ValueError(kind)
-        mods.append(Named(kind, name, mod))
+        mods.append(Named(kind, name, mod, src, frm))
+        shapes.append((c, h, w, flat))
+        names.append(name)
     return inp, mods
 
 
 def tensors(m):
     """(dltrain tensor name, torch parameter) of one layer, in dltrain's order."""
     mod = m.mod[1] if isinstance(m.mod, nn.Sequential) and m.kind == "dense" else m.mod
-    if m.kind in ("conv", "dense", "bn"):
+    if m.kind in ("conv", "dwconv", "dense", "bn"):
         return [("weight", mod.weight), ("bias", mod.bias)]
     return []
 
@@ -115,7 +149,7 @@ def tensors(m):
 def case(name, text, n=4, labels=False, scale=1.0):
     torch.manual_seed(len(name) * 7919 + sum(map(ord, name)))
     inp, mods = build(text)
-    net = nn.Sequential(*mods).double().train()
+    net = Graph(mods).double().train()
     with torch.no_grad():   # parameters as the float32 values the fixture stores
         for p in net.parameters():
             p.copy_(p.float().double())
@@ -194,10 +228,24 @@ def main():
     # batch norm: shifted, scaled inputs so mean and variance matter
     case("bn_conv", inp + "bn name=b\n", n=5, scale=3.0)
     case("bn_dense", inp + "dense name=d units=6\nbn name=b eps=0.001 momentum=0.2\n", n=8)
+    # depthwise conv (PyTorch Conv2d with groups=C)
+    case("dwconv3x3_s1_same", "input channels=4 height=9 width=9\ndwconv name=d size=3 pad=same\n")
+    case("dwconv3x3_s2_p1", "input channels=4 height=10 width=10\ndwconv name=d size=3 stride=2 pad=1\n")
+    # skip connections: a ResNet basic block with a projection shortcut
+    # (input=), then an identity one; unnamed layers use the default names
+    case("residual_block", "input channels=3 height=8 width=8\n"
+         "conv name=stem filters=4 size=3 pad=same\nbn name=sn\nrelu name=sr\n"
+         "conv name=c1 filters=8 size=3 stride=2 pad=1\nbn name=n1\nrelu\n"
+         "conv name=c2 filters=8 size=3 pad=same\nbn name=n2\n"
+         "conv name=sc filters=8 size=1 stride=2 input=sr\nbn name=scn\n"
+         "add from=n2\nrelu name=out\n"
+         "conv name=c3 filters=8 size=3 pad=same\nadd name=sum2 from=out\n"
+         "gap\ndense name=fc units=5\n", n=4)
     # the zoo models at a small input (zoo models take their input size from
     # the data), so the fixtures stay small
-    for zoo, size in (("fmnist-bn", 12), ("fmnist-tfdoc", 8)):
-        text = "input channels=1 height=%d width=%d\n" % (size, size) + zoo_text(zoo).replace("units=classes", "units=10")
+    for zoo, shape in (("fmnist-bn", (1, 12)), ("fmnist-tfdoc", (1, 8)), ("resnet8", (3, 16)), ("mobilenet-s", (3, 16))):
+        text = "input channels=%d height=%d width=%d\n" % (shape[0], shape[1], shape[1]) + \
+            zoo_text(zoo).replace("units=classes", "units=10")
         case("model_" + zoo.replace("-", "_"), text, n=4, labels=True)
     loss_cases()
 

@@ -1,0 +1,55 @@
+/* evaluate.c: see evaluate.h. */
+#include "evaluate.h"
+
+#include "layers/loss.h"
+
+void evaluate_run(EvalResult *r, Model *m, const Dataset *v, const EvalOptions *o, float *x) {
+    *r = (EvalResult){ .multi = v->multi };
+    int bs = m->max_n, k = m->classes;
+    if (r->multi) multi_metrics_init(&r->mlt, k, o->beta, o->threshold);
+    else single_metrics_init(&r->single, k, o->topk > 0 ? o->topk : 1);
+    int64_t *idx = dl_malloc(sizeof(int64_t) * (size_t)bs);
+    int32_t *labels = dl_malloc(sizeof(int32_t) * (size_t)bs);
+    float *targets = dl_malloc(sizeof(float) * (size_t)bs * k);
+    for (int64_t i = 0; i < v->n; i += bs) {
+        int n = (int)(v->n - i < bs ? v->n - i : bs);
+        for (int j = 0; j < n; j++) idx[j] = i + j;
+        dataset_images(v, idx, n, x);
+        ForwardArgs a = { .training = 0, .sample = idx };
+        const float *logits = model_forward(m, x, n, &a);
+        if (r->multi) {
+            const uint8_t *t8 = v->targets + (size_t)i * k;
+            for (size_t e = 0; e < (size_t)n * k; e++) targets[e] = t8[e] ? 1.0f : 0.0f;
+            r->mlt.loss_sum += sigmoid_bce(m->dlogits, logits, targets, n, k, 1.0f) / k;
+            multi_metrics_add(&r->mlt, logits, t8, n);
+        } else {
+            for (int j = 0; j < n; j++) labels[j] = v->labels[i + j];
+            r->single.loss_sum += softmax_xent(m->dlogits, logits, labels, n, k, 1.0f, NULL);
+            single_metrics_add(&r->single, logits, labels, n);
+        }
+    }
+    dl_free(idx);
+    dl_free(labels);
+    dl_free(targets);
+}
+
+void evaluate_free(EvalResult *r) {
+    single_metrics_free(&r->single);
+    multi_metrics_free(&r->mlt);
+}
+
+double evaluate_loss(const EvalResult *r) {
+    return r->multi ? multi_loss_mean(&r->mlt) : single_loss_mean(&r->single);
+}
+
+double evaluate_accuracy(const EvalResult *r) {
+    return r->multi ? multi_accuracy(&r->mlt) : single_accuracy(&r->single);
+}
+
+double evaluate_fbeta(const EvalResult *r, double beta) {
+    return r->multi ? multi_fbeta_samples(&r->mlt) : single_fbeta_macro(&r->single, beta);
+}
+
+double evaluate_topk(const EvalResult *r) {
+    return r->multi ? multi_exact_match(&r->mlt) : single_topk_accuracy(&r->single);
+}

@@ -1,0 +1,34 @@
+/* evaluate.h: run a model over a whole dataset in eval mode (running
+ * batch-norm statistics, no dropout, no augmentation) and collect the loss
+ * and every metric of metrics.h. Used by validation during training (rank 0)
+ * and by `dltrain eval`. */
+#ifndef DL_EVALUATE_H
+#define DL_EVALUATE_H
+
+#include "data/dataset.h"
+#include "metrics.h"
+#include "model.h"
+
+typedef struct {
+    int topk;                /* top-k accuracy (1: same as accuracy) */
+    double beta;             /* F-beta */
+    float threshold;         /* multi-label decision threshold on the probability */
+} EvalOptions;
+
+typedef struct {
+    int multi;
+    SingleMetrics single;    /* single-label tasks (loss_sum filled) */
+    MultiMetrics mlt;        /* multi-label tasks (loss_sum filled) */
+} EvalResult;
+
+/* Evaluates m (built for up to max_n samples per pass) on all of v. x holds
+ * max_n inputs. Free r with evaluate_free. */
+void evaluate_run(EvalResult *r, Model *m, const Dataset *v, const EvalOptions *o, float *x);
+void evaluate_free(EvalResult *r);
+
+double evaluate_loss(const EvalResult *r);       /* mean per sample (per tag for multi-label) */
+double evaluate_accuracy(const EvalResult *r);   /* argmax accuracy; per-decision for multi-label */
+double evaluate_fbeta(const EvalResult *r, double beta);   /* macro (single), samples (multi) */
+double evaluate_topk(const EvalResult *r);
+
+#endif
