@@ -217,3 +217,76 @@ DlStatus checkpoint_load(const char *path, Model *m, const OptimBuffers *o) {
     H5Fclose(f);
     return st;
 }
+
+/* 1: /root/<layer>/ holds every tensor of layer i with the model's shapes;
+ * 0: the checkpoint has no such layer; -1: it has it with other shapes. */
+static int layer_match(hid_t f, const char *root, const Model *m, int i, int use_states) {
+    TensorInfo t[4];
+    const LayerOps *ops = layer_ops(m->spec[i].kind);
+    int nt = use_states ? ops->states(&m->spec[i], t) : ops->params(&m->spec[i], t);
+    char name[256];
+    snprintf(name, sizeof name, "/%s/%s", root, m->spec[i].name);
+    if (nt == 0) return 1;
+    if (H5Lexists(f, root, H5P_DEFAULT) <= 0 || H5Lexists(f, name, H5P_DEFAULT) <= 0) return 0;
+    for (int j = 0; j < nt; j++) {
+        snprintf(name, sizeof name, "/%s/%s/%s", root, m->spec[i].name, t[j].name);
+        if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return -1;
+        hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+        if (d < 0) return -1;
+        hid_t sp = H5Dget_space(d);
+        hsize_t dims[8];
+        int same = H5Sget_simple_extent_ndims(sp) == t[j].rank;
+        if (same) {
+            H5Sget_simple_extent_dims(sp, dims, NULL);
+            for (int k = 0; k < t[j].rank; k++) same &= dims[k] == (hsize_t)t[j].dims[k];
+        }
+        H5Sclose(sp);
+        H5Dclose(d);
+        if (!same) return -1;
+    }
+    return 1;
+}
+
+static int layer_read(hid_t f, const char *root, const Model *m, int i, float *v, int use_states) {
+    TensorInfo t[4];
+    const LayerOps *ops = layer_ops(m->spec[i].kind);
+    int nt = use_states ? ops->states(&m->spec[i], t) : ops->params(&m->spec[i], t);
+    for (int j = 0; j < nt; j++) {
+        char name[256];
+        snprintf(name, sizeof name, "/%s/%s/%s", root, m->spec[i].name, t[j].name);
+        hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+        int ok = d >= 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0;
+        if (d >= 0) H5Dclose(d);
+        if (!ok) return 0;
+        v += tensor_info_size(&t[j]);
+    }
+    return 1;
+}
+
+DlStatus checkpoint_load_matching(const char *path, Model *m, const int *reinit, InitOutcome *outcome) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (H5Fis_hdf5(path) <= 0)
+        return dl_fail(DL_EIO, "cannot open checkpoint '%s': missing, truncated or not an HDF5 file", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return dl_fail(DL_EIO, "cannot open checkpoint '%s'", path);
+    DlStatus st = DL_OK;
+    int loaded = 0, trained = 0;
+    for (int i = 0; i < m->n_layers && st == DL_OK; i++) {
+        if (layer_param_count(&m->spec[i]) == 0 && layer_state_count(&m->spec[i]) == 0) { outcome[i] = INIT_NONE; continue; }
+        trained++;
+        int p = layer_match(f, "params", m, i, 0), q = layer_match(f, "state", m, i, 1);
+        int need_p = layer_param_count(&m->spec[i]) > 0, need_q = layer_state_count(&m->spec[i]) > 0;
+        if (reinit && reinit[i]) outcome[i] = INIT_HEAD;
+        else if ((need_p && p < 0) || (need_q && q < 0)) outcome[i] = INIT_SHAPE;
+        else if ((need_p && p == 0) || (need_q && q == 0)) outcome[i] = INIT_NEW;
+        else if (!layer_read(f, "params", m, i, m->params + m->w_off[i], 0) ||
+                 !layer_read(f, "state", m, i, m->state + m->st_off[i], 1))
+            st = dl_fail(DL_EIO, "checkpoint '%s': cannot read layer '%s' (file damaged?)", path, m->spec[i].name);
+        else { outcome[i] = INIT_LOADED; loaded++; }
+    }
+    H5Fclose(f);
+    if (st == DL_OK && loaded == 0 && trained > 0)
+        st = dl_fail(DL_EFORMAT, "checkpoint '%s' shares no layer (same name and shapes) with this model: "
+                     "it is another architecture; name the layers alike or start without --init", path);
+    return st;
+}

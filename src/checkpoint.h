@@ -68,4 +68,19 @@ void checkpoint_info_free(CheckpointInfo *info);
  * same kind (else DL_EFORMAT). */
 DlStatus checkpoint_load(const char *path, Model *m, const OptimBuffers *o);
 
+/* --init (transfer learning): what happened to each layer of the model. */
+typedef enum {
+    INIT_NONE,     /* no parameters or statistics */
+    INIT_LOADED,   /* same name and shapes in the checkpoint: loaded */
+    INIT_NEW,      /* no layer of that name in the checkpoint: kept its fresh initialisation */
+    INIT_SHAPE,    /* same name, other shapes (e.g. another class count): fresh initialisation */
+    INIT_HEAD,     /* asked to start fresh (the head of a new task): fresh initialisation */
+} InitOutcome;
+
+/* Loads parameters and running statistics of every layer of m that the
+ * checkpoint holds under the same name with the same shapes, except layers
+ * with reinit[i] set (reinit may be NULL); the rest keep what m holds.
+ * outcome (n_layers) says what happened. DL_EFORMAT if no layer matched. */
+DlStatus checkpoint_load_matching(const char *path, Model *m, const int *reinit, InitOutcome *outcome);
+
 #endif

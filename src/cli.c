@@ -36,7 +36,8 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
     TrainConfig c = { .epochs = 10, .batch = 64, .groups = 4, .lr = 0.05f, .momentum = 0.9f,
                       .seed = 1, .progress = -1, .check_every = 100,
                       .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .step_epochs = 1, .gamma = 0.1f,
-                      .threshold = 0.5f };
+                      .threshold = 0.5f, .lr_mult = 100.0f };
+    const char *fine_tune = NULL;
     int no_progress = 0;
     const Flag flags[] = {
         { "train", F_STR, &c.train_path, NULL, "training dataset (HDF5, from dlprep)" },
@@ -67,9 +68,16 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
         { "limit", F_INT, &c.limit, "0", "train on the first N images only (0: all); for quick checks" },
         { "fast-allreduce", F_BOOL, &c.fast_allreduce, NULL, "use MPI_Allreduce: may be faster on a cluster, but weights are no longer bit-identical across -np" },
         { "resume", F_STR, &c.resume, "none", "continue a run exactly from its checkpoint (RUNDIR/last.h5); seed, batch, groups and model come from it" },
+        { "init", F_STR, &c.init, "none", "transfer learning: start from this checkpoint's layers of the same name and shape (new head when the classes differ)" },
+        { "reinit", F_STR, &c.reinit, "none", "with --init: comma-separated layers to start fresh anyway" },
+        { "freeze", F_STR, &c.freeze, "none", "layers up to and including this one do not train (no backward; batch norm keeps its running statistics)" },
+        { "unfreeze", F_BOOL, &c.unfreeze, NULL, "train every layer (the default; overrides --freeze)" },
+        { "fine-tune", F_STR, &fine_tune, "none", "E1,E2: E1 epochs with all but the head frozen (or up to --freeze), then E2 epochs unfrozen at lr/2 with discriminative lrs" },
+        { "lr-mult", F_FLOAT, &c.lr_mult, "100", "--fine-tune phase 2: the first layer's lr is the head's / this (geometric in between)" },
         { "stop-after", F_INT, &c.stop_after, "0", "stop after this many epochs, resumably (the schedule still spans --epochs)" },
         { "checkpoint-every", F_INT, &c.checkpoint_every, "0", "also write last.h5 every N steps (0: at epoch ends only)" },
         { "check-every", F_INT, &c.check_every, "100", "compare a digest of every rank's weights every N steps; abort if they differ (0: never)" },
+        { "profile", F_BOOL, &c.profile, NULL, "after each epoch, print forward/backward time per layer, data, allreduce and optimizer time" },
         { "no-progress", F_BOOL, &no_progress, NULL, "no progress bar or progress lines" },
     };
     int nflags = (int)(sizeof flags / sizeof flags[0]);
@@ -80,6 +88,17 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
         return 0;
     }
     DlStatus st = flags_parse(flags, nflags, argc, argv, "dltrain train");
+    if (st == DL_OK && fine_tune) {
+        char extra;
+        if (sscanf(fine_tune, "%d,%d%c", &c.fine_tune[0], &c.fine_tune[1], &extra) != 2 || c.fine_tune[0] < 1 || c.fine_tune[1] < 1)
+            st = dl_fail(DL_EARG, "dltrain train: --fine-tune wants E1,E2 (two epoch counts >= 1, like 2,5), got '%s'", fine_tune);
+        else if (flags_given(argc, argv, "epochs") && c.epochs != c.fine_tune[0] + c.fine_tune[1])
+            st = dl_fail(DL_EARG, "dltrain train: --fine-tune %s trains %d epochs but --epochs says %d: drop --epochs",
+                         fine_tune, c.fine_tune[0] + c.fine_tune[1], c.epochs);
+        else c.epochs = c.fine_tune[0] + c.fine_tune[1];
+    }
+    if (st == DL_OK && c.init && c.resume)
+        st = dl_fail(DL_EARG, "dltrain train: --init starts a new run from a checkpoint, --resume continues one: give one of them");
     c.given.seed = flags_given(argc, argv, "seed");
     c.given.batch = flags_given(argc, argv, "batch");
     c.given.groups = flags_given(argc, argv, "groups");

@@ -480,7 +480,8 @@ int model_find_layer(const Model *m, const char *name) {
 static LayerCtx layer_ctx(Model *m, int i, const float *x, int n, const ForwardArgs *a) {
     const LayerSpec *s = &m->spec[i];
     return (LayerCtx){
-        .s = s, .n = n, .training = a->training,
+        /* frozen batch norm runs as in eval mode: running statistics, no updates */
+        .s = s, .n = n, .training = a->training && !(s->kind == LK_BN && i < m->frozen),
         .in = s->src >= 0 ? m->act[s->src] : x, .out = m->act[i],
         .in2 = s->from >= 0 ? m->act[s->from] : NULL,
         .w = m->params + m->w_off[i], .state = m->state + m->st_off[i],
@@ -495,7 +496,9 @@ const float *model_forward(Model *m, const float *x, int n, const ForwardArgs *a
     DL_CHECK(!a->training || a->bstat || m->n_bstat == 0);
     for (int i = 0; i < m->n_layers; i++) {
         LayerCtx c = layer_ctx(m, i, x, n, a);
+        double t0 = m->prof ? dl_now() : 0.0;
         layer_ops(m->spec[i].kind)->forward(&c);
+        if (m->prof) m->prof[2 * i] += dl_now() - t0;
     }
     return m->act[m->n_layers - 1];
 }
@@ -523,7 +526,9 @@ void model_backward(Model *m, const float *x, int n, const ForwardArgs *a, float
         c.din = grad_of(m, s->src);
         c.din2 = s->from >= 0 ? grad_of(m, s->from) : NULL;
         if (!c.din && !c.din2 && !c.dw) continue;   /* nothing to do; layers without din need params */
+        double t0 = m->prof ? dl_now() : 0.0;
         layer_ops(s->kind)->backward(&c);
+        if (m->prof) m->prof[2 * i + 1] += dl_now() - t0;
     }
 }
 

@@ -27,7 +27,8 @@ typedef struct {
     size_t *w_off, *st_off, *bs_off;   /* (n_layers) offsets into params, state, bstat */
     float *params;           /* (n_params), owned */
     float *state;            /* (n_state), owned */
-    int frozen;              /* layers [0, frozen) get no weight gradient */
+    int frozen;              /* layers [0, frozen) get no backward at all; their batch norm
+                              * uses (and keeps) its running statistics, as Keras does */
     /* working memory for groups of up to max_n samples */
     int max_n;
     float **act;             /* act[i] (max_n, out_i): output of layer i */
@@ -38,6 +39,7 @@ typedef struct {
     float *dlogits;          /* (max_n, classes) */
     float *dinput;           /* (max_n, input): gradient w.r.t. the input, when input_grad is set */
     int input_grad;          /* tests and saliency: backward also fills dinput */
+    double *prof;            /* --profile: (2 * n_layers) seconds in forward, backward (owned by the caller; NULL: off) */
 } Model;
 
 /* Reads the model text for `name_or_file`: a zoo name (see model_zoo_names)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,7 +52,11 @@ typedef struct {
     float *reduce_scratch;     /* red_n/2 + 1 */
     OptConfig opt;
     OptimBuffers ob;           /* optimizer state: ob.nbuf buffers of n_params */
-    Schedule sched;
+    Schedule sched;            /* the run's schedule; --fine-tune: phase 1's */
+    Schedule sched2;           /* --fine-tune: phase 2 (unfrozen) */
+    const Schedule *cur;       /* this epoch's schedule, counted from step sched_from */
+    int64_t sched_from;
+    int freeze_at;             /* layers [0, freeze_at) frozen by --freeze / phase 1 of --fine-tune */
     ParamSeg *seg;             /* trained (unfrozen) parameter tensors */
     float *seg_lr, *seg_mult;  /* (nseg) this step's lr; discriminative factor */
     int nseg;
@@ -59,6 +64,7 @@ typedef struct {
     int32_t *labels;           /* (gs) */
     int64_t *perm;             /* (train.n) this epoch's order */
     RunPosition pos;           /* where the run stands (checkpointed) */
+    double prof_data, prof_reduce, prof_opt;   /* seconds this epoch: batch loading, allreduce, optimizer */
     int topk;                  /* extra metric columns (0: off) */
     double beta;
     char *model_text;          /* from the checkpoint when resuming without --model */
@@ -69,6 +75,8 @@ typedef struct {
     FILE *log;
     int tty;
 } Trainer;
+
+static DlStatus init_from(Trainer *t, const char *path);
 
 /* Prints on rank 0 to stdout and the run log. */
 static void say(Trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -127,6 +135,7 @@ static void trainer_free(Trainer *t) {
     if (t->stk) for (int i = 0; t->lvl && i <= 31 && t->stk[i]; i++) dl_free(t->stk[i]);
     dl_free(t->stk); dl_free(t->lvl); dl_free(t->reduce_scratch); dl_free(t->ob.state); dl_free(t->seg);
     dl_free(t->seg_lr); dl_free(t->seg_mult);
+    dl_free(t->m.prof);
     dl_free(t->x); dl_free(t->aug_tmp); dl_free(t->targets); dl_free(t->labels); dl_free(t->perm);
     if (t->log) fclose(t->log);
     if (t->events) fclose(t->events);
@@ -196,6 +205,18 @@ static DlStatus build(Trainer *t) {
     if (st != DL_OK) return st;
     model_init_params(&t->m, c->seed);
     Model *m = &t->m;
+    if (c->freeze) {
+        int i = model_find_layer(m, c->freeze);
+        if (i < 0) return dl_fail(DL_EARG, "--freeze: the model has no layer '%s' (see dltrain summary --model %s)", c->freeze, c->model);
+        t->freeze_at = i + 1;
+    } else if (c->fine_tune[0] > 0) {
+        for (int i = 0; i < m->n_layers; i++) if (layer_param_count(&m->spec[i]) > 0) t->freeze_at = i;   /* all but the head */
+    }
+    if (c->unfreeze) t->freeze_at = 0;
+    if (c->init) {
+        st = init_from(t, c->init);
+        if (st != DL_OK) return st;
+    }
     t->red_n = m->n_params + m->n_bstat + RED_EXTRA;
     int depth = 1;
     while ((1 << (depth - 1)) < t->local) depth++;
@@ -222,6 +243,7 @@ static DlStatus build(Trainer *t) {
     set_segments(t);
     t->x = dl_malloc(sizeof(float) * t->gs * shape_size(m->input));
     t->aug_tmp = dl_malloc(sizeof(float) * shape_size(m->input));
+    if (c->profile) m->prof = dl_calloc(2 * (size_t)m->n_layers, sizeof(double));
     t->labels = dl_malloc(sizeof(int32_t) * t->gs);
     t->targets = dl_malloc(sizeof(float) * t->gs * m->classes);
     t->perm = dl_malloc(sizeof(int64_t) * t->train.n);
@@ -263,6 +285,7 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
         int group = t->d->rank * t->local + g;
         const int64_t *idx = t->perm + step * c->batch + (int64_t)group * t->gs;
         float *red = t->stk[top];
+        double tp = dl_now();
         memset(red, 0, sizeof(float) * t->red_n);
         dataset_images(&t->train, idx, t->gs, t->x);
         if (augment_any(&t->aug)) {
@@ -272,6 +295,7 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
                 augment_sample(t->x + i * per, t->aug_tmp, ds->c, ds->h, ds->w, &t->aug, c->seed, epoch, idx[i]);
         }
         load_targets(t, &t->train, idx, t->gs);
+        t->prof_data += dl_now() - tp;
         ForwardArgs a = { .training = 1, .sample = idx, .seed = c->seed, .epoch = epoch,
                           .bstat = red + m->n_params };
         const float *logits = model_forward(m, t->x, t->gs, &a);
@@ -291,8 +315,10 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
     DL_CHECK(top == 1);
     float *red = t->stk[0];
     red[m->n_params + m->n_bstat + RED_STOP] = g_signal ? 1.0f : 0.0f;   /* summed: any rank stops all */
+    double tr = dl_now();
     if (c->fast_allreduce) dist_allreduce_sum_mpi(t->d, red, t->red_n);
     else dist_allreduce_sum(t->d, red, t->red_n, t->reduce_scratch);
+    t->prof_reduce += dl_now() - tr;
     *loss = red[m->n_params + m->n_bstat + RED_LOSS] / c->batch;
     *correct = red[m->n_params + m->n_bstat + RED_CORRECT];
     *stop = red[m->n_params + m->n_bstat + RED_STOP] > 0.0f;
@@ -304,10 +330,11 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
     if (!isfinite(norm))
         return dl_fail(DL_ENUMERIC, "gradient norm is %g at epoch %d step %lld: lower --lr or set --clip "
                        "(the run directory keeps the last good last.h5)", norm, epoch + 1, (long long)step + 1);
-    float lr = schedule_lr(&t->sched, t->pos.step);
+    float lr = schedule_lr(t->cur, t->pos.step - t->sched_from);
     for (int i = 0; i < t->nseg; i++) t->seg_lr[i] = lr * t->seg_mult[i];
     optim_step(m->params, t->ob.state, red, t->seg, t->nseg, &t->opt, t->seg_lr, t->pos.step + 1);
     model_update_stats(m, red + m->n_params, t->G);
+    t->prof_opt += dl_now() - tr;   /* allreduce included; subtracted in the report */
     return DL_OK;
 }
 
@@ -351,6 +378,29 @@ static void extra_header(const Trainer *t, char *table, char *csv, size_t cap) {
         snprintf(table + strlen(table), cap - strlen(table), "  %8s", name);
         snprintf(csv + strlen(csv), cap - strlen(csv), ",%s", name);
     }
+}
+
+/* --profile: where this epoch's training time went, per step. */
+static void profile_report(Trainer *t, int64_t steps, double total) {
+    Model *m = &t->m;
+    if (t->d->rank == 0 && m->prof) {
+        double layers = 0.0, opt = t->prof_opt - t->prof_reduce;
+        for (int i = 0; i < 2 * m->n_layers; i++) layers += m->prof[i];
+        say(t, "profile (rank 0, ms per step; %d group%s of %d per rank):\n", t->local, t->local > 1 ? "s" : "", t->gs);
+        say(t, "  %-12s %-8s %9s %9s %6s\n", "layer", "kind", "forward", "backward", "share");
+        for (int i = 0; i < m->n_layers; i++)
+            say(t, "  %-12s %-8s %9.3f %9.3f %5.1f%%\n", m->spec[i].name, layer_ops(m->spec[i].kind)->kind,
+                1e3 * m->prof[2 * i] / steps, 1e3 * m->prof[2 * i + 1] / steps,
+                100.0 * (m->prof[2 * i] + m->prof[2 * i + 1]) / total);
+        double rest = total - layers - t->prof_data - t->prof_reduce - opt;
+        say(t, "  %-21s %9.3f %15.1f%%\n", "data (load, augment)", 1e3 * t->prof_data / steps, 100.0 * t->prof_data / total);
+        say(t, "  %-21s %9.3f %15.1f%%\n", "allreduce", 1e3 * t->prof_reduce / steps, 100.0 * t->prof_reduce / total);
+        say(t, "  %-21s %9.3f %15.1f%%\n", "optimizer, bn stats", 1e3 * opt / steps, 100.0 * opt / total);
+        say(t, "  %-21s %9.3f %15.1f%%\n", "other (loss, sums)", 1e3 * rest / steps, 100.0 * rest / total);
+        say(t, "  %-21s %9.3f\n", "step", 1e3 * total / steps);
+    }
+    if (m->prof) memset(m->prof, 0, sizeof(double) * 2 * (size_t)m->n_layers);
+    t->prof_data = t->prof_reduce = t->prof_opt = 0.0;
 }
 
 static void progress(Trainer *t, int epoch, int64_t done, int64_t steps, double loss, double t0, int *last_q) {
@@ -548,13 +598,92 @@ static DlStatus setup_schedule(Trainer *t, int64_t steps) {
     SchedKind kind;
     DlStatus st = schedule_parse_kind(c->schedule ? c->schedule : "constant", &kind);
     if (st != DL_OK) return st;
-    t->sched = schedule_init(kind, c->lr, (int64_t)c->epochs * steps);
-    t->sched.warmup_steps = c->warmup;
-    if (kind == SCHED_STEP) {
-        t->sched.step_size = (int64_t)(c->step_epochs > 0 ? c->step_epochs : 1) * steps;
-        if (c->gamma > 0) t->sched.gamma = c->gamma;
+    /* --fine-tune E1,E2: one schedule per phase, the second at half the lr
+     * (fastai's fine_tune); otherwise one over all epochs */
+    int e1 = c->fine_tune[0], e2 = c->fine_tune[1];
+    Schedule *ph[2] = { &t->sched, &t->sched2 };
+    for (int p = 0; p < (e1 > 0 ? 2 : 1); p++) {
+        int epochs = e1 > 0 ? (p == 0 ? e1 : e2) : c->epochs;
+        *ph[p] = schedule_init(kind, p == 0 ? c->lr : c->lr / 2, (int64_t)epochs * steps);
+        ph[p]->warmup_steps = kind == SCHED_ONECYCLE ? 0 : c->warmup;
+        if (kind == SCHED_STEP) {
+            ph[p]->step_size = (int64_t)(c->step_epochs > 0 ? c->step_epochs : 1) * steps;
+            if (c->gamma > 0) ph[p]->gamma = c->gamma;
+        }
+        st = schedule_check(ph[p]);
+        if (st != DL_OK) return st;
     }
-    return schedule_check(&t->sched);
+    t->cur = &t->sched;
+    return DL_OK;
+}
+
+/* Before each epoch: which layers train, at which lr factors, on which
+ * schedule. A pure function of the epoch, so a resume lands in the same
+ * phase. --fine-tune phase 2 unfreezes everything and spreads the lr
+ * geometrically over the parameterised layers, from lr/lr_mult for the first
+ * to lr for the last (fastai's slice(lr/100, lr)). */
+static void enter_epoch(Trainer *t, int epoch, int64_t steps) {
+    const TrainConfig *c = t->c;
+    Model *m = &t->m;
+    int phase2 = c->fine_tune[0] > 0 && epoch >= c->fine_tune[0];
+    m->frozen = phase2 ? 0 : t->freeze_at;
+    set_segments(t);
+    t->cur = phase2 ? &t->sched2 : &t->sched;
+    t->sched_from = phase2 ? (int64_t)c->fine_tune[0] * steps : 0;
+    if (phase2 && c->lr_mult > 1) {
+        int layers = 0, g = 0;
+        for (int i = 0; i < m->n_layers; i++) layers += layer_param_count(&m->spec[i]) > 0;
+        for (int i = 0, si = 0; i < m->n_layers; i++) {
+            TensorInfo ti[4];
+            int nt = layer_ops(m->spec[i].kind)->params(&m->spec[i], ti);
+            if (!nt) continue;
+            float mult = layers > 1 ? powf(c->lr_mult, -(float)(layers - 1 - g) / (float)(layers - 1)) : 1.0f;
+            for (int j = 0; j < nt; j++) t->seg_mult[si++] = mult;
+            g++;
+        }
+    }
+}
+
+/* --init: start from a trained model. Layers with the same name and shapes
+ * are loaded; the head (the last layer with parameters) starts fresh when
+ * the task's classes differ, and so do the layers named by --reinit. */
+static DlStatus init_from(Trainer *t, const char *path) {
+    Model *m = &t->m;
+    CheckpointInfo info;
+    DlStatus st = checkpoint_info(&info, path);
+    if (st != DL_OK) return st;
+    int *reinit = dl_calloc((size_t)m->n_layers, sizeof(int));
+    InitOutcome *out = dl_calloc((size_t)m->n_layers, sizeof(InitOutcome));
+    int same_classes = info.k == t->train.k;
+    for (int i = 0; same_classes && i < info.k; i++) same_classes = !strcmp(info.class_names[i], t->train.class_names[i]);
+    int head = -1;
+    for (int i = 0; i < m->n_layers; i++) if (layer_param_count(&m->spec[i]) > 0) head = i;
+    if (!same_classes && head >= 0) reinit[head] = 1;
+    const char *list = t->c->reinit;
+    while (list && *list && st == DL_OK) {
+        size_t len = strcspn(list, ",");
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(len < 127 ? len : 127), list);
+        int i = model_find_layer(m, name);
+        if (i < 0) st = dl_fail(DL_EARG, "--reinit: the model has no layer '%s' (see dltrain summary)", name);
+        else reinit[i] = 1;
+        list += len + (list[len] == ',');
+    }
+    if (st == DL_OK) st = checkpoint_load_matching(path, m, reinit, out);
+    if (st == DL_OK && t->d->rank == 0) {
+        static const char *what[] = { "", "loaded", "new", "re-initialised (other shape)", "re-initialised (new head)" };
+        printf("init from %s (trained on %d classes%s):\n", path, info.k, same_classes ? ", the same" : "");
+        for (int k = INIT_LOADED; k <= INIT_HEAD; k++) {
+            int any = 0;
+            for (int i = 0; i < m->n_layers; i++)
+                if (out[i] == (InitOutcome)k) printf("%s%s", any++ ? " " : "  ", m->spec[i].name);
+            if (any) printf(": %s\n", what[k]);
+        }
+    }
+    dl_free(reinit);
+    dl_free(out);
+    checkpoint_info_free(&info);
+    return st;
 }
 
 static const char *signal_name(int sig) {
@@ -638,6 +767,7 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     int stop = 0;
     int last_epoch = c->stop_after > 0 && c->stop_after < c->epochs ? c->stop_after : c->epochs;
     for (int epoch = t.pos.epoch; epoch < last_epoch && st == DL_OK && !stop; epoch++) {
+        enter_epoch(&t, epoch, steps);
         double t0 = dl_now(), sum_loss = t.pos.epoch_loss_sum;
         int64_t first = t.pos.epoch_step;
         for (int64_t i = 0; i < t.train.n; i++) t.perm[i] = i;
@@ -663,6 +793,7 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
         }
         if (st != DL_OK || (stop && t.pos.epoch_step < steps)) break;
         double train_time = dl_now() - t0, vloss = 0, vacc = 0;
+        profile_report(&t, steps - first, train_time);
         t.pos.epoch = epoch + 1;
         t.pos.epoch_step = 0;
         t.pos.epoch_loss_sum = 0.0;
@@ -715,7 +846,10 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
         say(&t, "stopped after epoch %d of %d (--stop-after); continue with --resume %s/last.h5\n", last_epoch,
             c->epochs, c->out_dir);
     } else if (st == DL_OK) {
-        event(&t, "done", "\"best_accuracy\":%.6f", t.pos.best_accuracy);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        event(&t, "done", "\"best_accuracy\":%.6f,\"max_rss_mib\":%.1f", t.pos.best_accuracy, ru.ru_maxrss / 1024.0);
+        say(&t, "peak memory (rank 0): %.0f MiB\n", ru.ru_maxrss / 1024.0);
         say(&t, "saved %s/last.h5 (best accuracy %.4f in %s/best.h5) and %s/metrics.csv\n", c->out_dir,
             t.pos.best_accuracy, c->out_dir, c->out_dir);
     } else {

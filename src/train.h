@@ -36,11 +36,18 @@ typedef struct {
     int64_t limit;           /* use only the first `limit` training samples (0: all) */
     int progress;            /* -1: bar on a terminal, plain lines otherwise; 0: none */
     int fast_allreduce;      /* MPI_Allreduce instead of the fixed tree: not bit-identical across np */
+    int profile;             /* print where the time goes after each epoch */
     int check_every;         /* compare a digest of every rank's weights every N steps (0: never) */
     int threads;             /* BLAS threads per rank (set by the caller; reported only) */
     const char *resume;      /* checkpoint to continue from exactly, or NULL */
     int checkpoint_every;
-    int stop_after;          /* stop (resumably) after this many epochs of the --epochs schedule (0: run all) */    /* also write last.h5 every N steps (0: only at epoch ends) */
+    int stop_after;
+    const char *init;        /* --init CKPT: start from its matching layers (transfer learning) */
+    const char *reinit;      /* comma-separated layers to start fresh despite --init */
+    const char *freeze;      /* layers up to and including this one do not train */
+    int unfreeze;            /* train every layer (overrides --freeze) */
+    int fine_tune[2];        /* E1,E2: E1 epochs frozen, then E2 unfrozen with discriminative lrs */
+    float lr_mult;           /* fine-tune phase 2: first layer's lr = lr / lr_mult */          /* stop (resumably) after this many epochs of the --epochs schedule (0: run all) */    /* also write last.h5 every N steps (0: only at epoch ends) */
     struct { int seed, batch, groups; } given;   /* which of these the user set (they must agree with --resume) */
 } TrainConfig;
 

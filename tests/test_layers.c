@@ -203,7 +203,15 @@ static void test_resblock(void **s) { (void)s; check_grads(RESBLOCK, 3, 1, 1e-3f
 static void test_frozen_dag(void **s) {
     (void)s;
     Case c;
-    case_init(&c, RESBLOCK, 3, 1, 4321);
+    /* the residual block with leaky ReLU where it has batch norm: a frozen
+     * batch norm changes the forward (test_frozen_bn), this checks routing */
+    case_init(&c, IN(2, 8, 8)
+              "conv name=stem filters=3 pad=same\nleaky name=sn\nrelu name=sr\n"
+              "conv name=c1 filters=4 size=3 stride=2 pad=1\nleaky name=n1\nrelu name=r1\n"
+              "conv name=c2 filters=4 pad=same\nleaky name=n2\n"
+              "conv name=sc filters=4 size=1 stride=2 input=sr\nleaky name=scn\n"
+              "add name=sum from=n2\nrelu name=out\n"
+              "conv name=c3 filters=4 pad=same\nadd name=sum2 from=out\ngap\ndense name=fc units=3\n", 3, 1, 4321);
     size_t np = c.m.n_params, out = (size_t)c.n * c.m.classes;
     float *ref = test_calloc(np, sizeof(float));
     loss_at(&c);
@@ -221,6 +229,35 @@ static void test_frozen_dag(void **s) {
                 fail_msg("frozen=%d: param %zu: %g vs unfrozen %g", f, i, c.grads[i], ref[i]);
     }
     test_free(ref);
+    case_free(&c);
+}
+
+/* A frozen batch norm normalises with its running statistics even in
+ * training mode, and model_update_stats leaves them alone (Keras'
+ * trainable=False). */
+static void test_frozen_bn(void **s) {
+    (void)s;
+    Case c;
+    case_init(&c, IN(3, 4, 4) "bn name=b\ndense name=d units=2\n", 5, 1, 99);
+    float *run = c.m.state + c.m.st_off[0];
+    for (int j = 0; j < 3; j++) { run[j] = 0.1f * (float)j; run[3 + j] = 1.0f + 0.5f * (float)j; }
+    float keep[6];
+    memcpy(keep, run, sizeof keep);
+    ForwardArgs eval = c.a;
+    eval.training = 0;
+    size_t out = (size_t)c.n * c.m.classes;
+    float *ye = test_malloc(sizeof(float) * out);
+    memcpy(ye, model_forward(&c.m, c.x, c.n, &eval), sizeof(float) * out);
+    c.m.frozen = 1;
+    const float *yt = model_forward(&c.m, c.x, c.n, &c.a);
+    assert_memory_equal(yt, ye, sizeof(float) * out);
+    memset(c.bstat, 0, sizeof(float) * c.m.n_bstat);
+    model_update_stats(&c.m, c.bstat, 1);
+    assert_memory_equal(run, keep, sizeof keep);
+    c.m.frozen = 0;   /* unfrozen: batch statistics, another output */
+    yt = model_forward(&c.m, c.x, c.n, &c.a);
+    assert_true(memcmp(yt, ye, sizeof(float) * out) != 0);
+    test_free(ye);
     case_free(&c);
 }
 
@@ -318,7 +355,7 @@ int main(void) {
         cmocka_unit_test(test_dwconv_separable),
         cmocka_unit_test(test_add_identity),   cmocka_unit_test(test_add_self),
         cmocka_unit_test(test_add_fanout),     cmocka_unit_test(test_resblock),
-        cmocka_unit_test(test_frozen_dag),
+        cmocka_unit_test(test_frozen_dag),     cmocka_unit_test(test_frozen_bn),
         cmocka_unit_test(test_dropout_mask),   cmocka_unit_test(test_softmax_xent),
         cmocka_unit_test(test_sigmoid_bce),
     };

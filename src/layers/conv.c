@@ -1,4 +1,8 @@
-/* conv.c: 2-D convolution, NCHW, as im2col + one cblas_sgemm per group.
+/* conv.c: 2-D convolution, NCHW, as im2col + cblas_sgemm, one image at a
+ * time: an image's col (C*R*S, P*Q) fits in L2 cache, and in NCHW an image's
+ * output (K, P*Q) is exactly the GEMM's result, so nothing is transposed and
+ * no group-wide col is kept: backward rebuilds each image's col while it is
+ * hot in cache instead of reading a stored one from memory.
  * weight (K, C, R, S) as in PyTorch, bias (K). Zero padding `pad` on every
  * side (`pad=same` is (R-1)/2), any stride.
  * Not here: groups, dilation (no model in the zoo uses them). */
@@ -32,14 +36,10 @@ static int conv_params(const LayerSpec *s, TensorInfo t[4]) {
     return 2;
 }
 
-/* cache: the group's col (C*R*S, n*P*Q), kept from forward for backward */
-static size_t conv_cache(const LayerSpec *s, int n) {
-    return (size_t)s->in.c * s->size * s->size * n * s->out.h * s->out.w;
-}
-
-/* scratch: dy or y transposed to (K, n*P*Q), then dcol (C*R*S, n*P*Q) */
+/* scratch: one image's col and dcol, (C*R*S, P*Q) each */
 static size_t conv_scratch(const LayerSpec *s, int n) {
-    return (size_t)(s->filters + s->in.c * s->size * s->size) * n * s->out.h * s->out.w;
+    (void)n;
+    return 2 * (size_t)s->in.c * s->size * s->size * s->out.h * s->out.w;
 }
 
 static void conv_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
@@ -94,54 +94,53 @@ static void col2im_add(float *dx, const float *col, size_t ld, const LayerSpec *
             }
 }
 
-/* The whole group in one GEMM each way: the group's images side by side in
- * col (C*R*S, n*P*Q), so the GEMMs are n times wider than per-image ones
- * (OpenBLAS runs much closer to peak), and col is kept for backward. */
 static void conv_forward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
-    int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size, N = c->n;
+    int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size;
     conv_geom(s, &pad, &P, &Q);
-    size_t PQ = (size_t)P * Q, ld = (size_t)N * PQ, in_sz = shape_size(s->in);
+    int PQ = P * Q;
+    size_t in_sz = shape_size(s->in), out_sz = (size_t)K * PQ;
     const float *weight = c->w, *bias = c->w + (size_t)K * CRS;
-    float *col = c->cache, *yt = c->scratch;   /* yt (K, N*P*Q) */
-    for (int n = 0; n < N; n++) im2col(col + n * PQ, ld, c->in + n * in_sz, s, pad, P, Q);
-    /* yt (K, N*PQ) = weight (K, CRS) x col (CRS, N*PQ) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)ld, CRS,
-                1.0f, weight, CRS, col, (int)ld, 0.0f, yt, (int)ld);
-    for (int n = 0; n < N; n++)
-        for (int k = 0; k < K; k++) {
-            float *y = c->out + ((size_t)n * K + k) * PQ;
-            const float *src = yt + k * ld + n * PQ;
-            for (size_t i = 0; i < PQ; i++) y[i] = src[i] + bias[k];
-        }
+    float *col = c->scratch;
+    for (int n = 0; n < c->n; n++) {
+        float *y = c->out + n * out_sz;
+        for (int k = 0; k < K; k++)
+            for (int i = 0; i < PQ; i++) y[(size_t)k * PQ + i] = bias[k];
+        im2col(col, (size_t)PQ, c->in + n * in_sz, s, pad, P, Q);
+        /* y (K, PQ) += weight (K, CRS) x col (CRS, PQ) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, PQ, CRS,
+                    1.0f, weight, CRS, col, PQ, 1.0f, y, PQ);
+    }
 }
 
 static void conv_backward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
-    int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size, N = c->n;
+    int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size;
     conv_geom(s, &pad, &P, &Q);
-    size_t PQ = (size_t)P * Q, ld = (size_t)N * PQ, in_sz = shape_size(s->in);
-    float *dyt = c->scratch, *dcol = c->scratch + (size_t)K * ld;   /* (K, N*PQ), (CRS, N*PQ) */
-    for (int n = 0; n < N; n++)
-        for (int k = 0; k < K; k++)
-            memcpy(dyt + k * ld + n * PQ, c->dout + ((size_t)n * K + k) * PQ, sizeof(float) * PQ);
-    if (c->dw) {
-        float *dweight = c->dw, *dbias = c->dw + (size_t)K * CRS;
-        /* dweight (K, CRS) += dyt (K, N*PQ) x col^T (N*PQ, CRS) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, CRS, (int)ld,
-                    1.0f, dyt, (int)ld, c->cache, (int)ld, 1.0f, dweight, CRS);
-        for (int k = 0; k < K; k++) dbias[k] += sum8(dyt + k * ld, ld);
-    }
-    if (c->din) {
-        /* dcol (CRS, N*PQ) = weight^T (CRS, K) x dyt (K, N*PQ) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, (int)ld, K,
-                    1.0f, c->w, CRS, dyt, (int)ld, 0.0f, dcol, (int)ld);
-        for (int n = 0; n < N; n++) col2im_add(c->din + n * in_sz, dcol + n * PQ, ld, s, pad, P, Q);
+    int PQ = P * Q;
+    size_t in_sz = shape_size(s->in), out_sz = (size_t)K * PQ;
+    float *col = c->scratch, *dcol = c->scratch + (size_t)CRS * PQ;
+    for (int n = 0; n < c->n; n++) {   /* images in order: the sums over them are fixed */
+        const float *dy = c->dout + n * out_sz;
+        if (c->dw) {
+            float *dweight = c->dw, *dbias = c->dw + (size_t)K * CRS;
+            im2col(col, (size_t)PQ, c->in + n * in_sz, s, pad, P, Q);
+            /* dweight (K, CRS) += dy (K, PQ) x col^T (PQ, CRS) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, CRS, PQ,
+                        1.0f, dy, PQ, col, PQ, 1.0f, dweight, CRS);
+            for (int k = 0; k < K; k++) dbias[k] += sum8(dy + (size_t)k * PQ, (size_t)PQ);
+        }
+        if (c->din) {
+            /* dcol (CRS, PQ) = weight^T (CRS, K) x dy (K, PQ) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, PQ, K,
+                        1.0f, c->w, CRS, dy, PQ, 0.0f, dcol, PQ);
+            col2im_add(c->din + n * in_sz, dcol, (size_t)PQ, s, pad, P, Q);
+        }
     }
 }
 
 const LayerOps conv_ops = {
     .kind = "conv", .shape = conv_shape, .params = conv_params, .states = no_tensors,
-    .cache_count = conv_cache, .scratch_count = conv_scratch, .init = conv_init,
+    .cache_count = no_floats, .scratch_count = conv_scratch, .init = conv_init,
     .forward = conv_forward, .backward = conv_backward,
 };
