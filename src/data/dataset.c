@@ -1,6 +1,7 @@
 /* dataset.c: read, validate and write the dataset file (contract in dataset.h
- * and DESIGN.md "Dataset file"). Every refusal names the file, the object and
- * what was expected. */
+ * and DESIGN.md "Dataset file"), raw (/images) or JPEG-stored (/jpeg, decoded
+ * whole at open). Every refusal names the file, the object and what was
+ * expected. */
 #define _POSIX_C_SOURCE 200809L
 #include "dataset.h"
 
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "h5util.h"
+#include "jpeg.h"
 
 void dataset_close(Dataset *d) {
     if (!d) return;
@@ -158,6 +160,102 @@ static DlStatus read_targets(Dataset *d, hid_t f) {
     return st;
 }
 
+/* One integer attribute of the root or of /jpeg (h5py users may put it on
+ * either); 0 when absent, -1 when present but not one integer. */
+static int jpeg_attr(hid_t f, hid_t ds, const char *name, int64_t *v) {
+    hid_t objs[2] = { f, ds };
+    for (int i = 0; i < 2; i++)
+        if (H5Aexists(objs[i], name) > 0) return h5_get_attr_i64(objs[i], name, v, 1) ? 1 : -1;
+    return 0;
+}
+
+/* /jpeg: variable-length uint8 (N), one encoded image each, all of the size
+ * the attributes height, width, channels give (or, without them, the size
+ * and channels of the first image). Decoded into d->images at once, reading
+ * BLOCK entries at a time so the encoded bytes of the whole file are never
+ * all in memory. */
+static DlStatus read_jpeg(Dataset *d, hid_t f) {
+    enum { BLOCK = 1024 };
+    hid_t ds = H5Dopen2(f, "jpeg", H5P_DEFAULT);
+    if (ds < 0) return dl_fail(DL_EFORMAT, "%s: 'jpeg' is not a dataset (expected variable-length uint8 (N), one JPEG each)", d->path);
+    hid_t t = H5Dget_type(ds), sp = H5Dget_space(ds);
+    hid_t base = H5Tget_class(t) == H5T_VLEN ? H5Tget_super(t) : H5I_INVALID_HID;
+    int ok = base >= 0 && H5Tget_class(base) == H5T_INTEGER && H5Tget_size(base) == 1 &&
+             H5Sget_simple_extent_ndims(sp) == 1;
+    int is_signed = ok && H5Tget_sign(base) != H5T_SGN_NONE;   /* int8 bytes: read as int8, no clipping */
+    hsize_t n = 0;
+    if (ok) H5Sget_simple_extent_dims(sp, &n, NULL);
+    if (base >= 0) H5Tclose(base);
+    H5Tclose(t);
+    DlStatus st = DL_OK;
+    if (!ok)
+        st = dl_fail(DL_EFORMAT, "%s: 'jpeg' has the wrong type or rank (expected variable-length uint8 (N), one JPEG each, "
+                     "as h5py.vlen_dtype(numpy.uint8) writes)", d->path);
+    else if (n < 1)
+        st = dl_fail(DL_EFORMAT, "%s: 'jpeg' holds no images; expected N >= 1", d->path);
+    int64_t hw[3] = { 0, 0, 0 };
+    const char *names[3] = { "height", "width", "channels" };
+    for (int i = 0; st == DL_OK && i < 3; i++) {
+        int r = jpeg_attr(f, ds, names[i], &hw[i]);
+        if (r < 0 || (r > 0 && (hw[i] < 1 || hw[i] > 65536 || (i == 2 && hw[i] != 1 && hw[i] != 3))))
+            st = dl_fail(DL_EFORMAT, "%s: attribute '%s' must be one integer (%s)", d->path, names[i],
+                         i == 2 ? "1 or 3 channels" : "1..65536 pixels");
+    }
+    if (st == DL_OK && (hw[0] > 0) != (hw[1] > 0))
+        st = dl_fail(DL_EFORMAT, "%s: 'jpeg' has only one of the attributes height and width; give both or neither", d->path);
+    d->n = (int64_t)n;
+    hid_t mt = H5Tvlen_create(is_signed ? H5T_NATIVE_INT8 : H5T_NATIVE_UINT8);
+    hvl_t *v = dl_calloc(BLOCK, sizeof *v);
+    JpegCodec jc = { 0 };
+    size_t sample = 0;
+    for (int64_t b = 0; st == DL_OK && b < d->n; b += BLOCK) {
+        hsize_t start = (hsize_t)b, count = (hsize_t)(d->n - b < BLOCK ? d->n - b : BLOCK);
+        hid_t ms = H5Screate_simple(1, &count, NULL);
+        memset(v, 0, BLOCK * sizeof *v);
+        H5Sselect_hyperslab(sp, H5S_SELECT_SET, &start, NULL, &count, NULL);
+        if (H5Dread(ds, mt, ms, sp, H5P_DEFAULT, v) < 0)
+            st = dl_fail(DL_EIO, "%s: cannot read 'jpeg' entries %lld..%lld (the file is damaged or truncated)",
+                         d->path, (long long)b, (long long)(b + (int64_t)count - 1));
+        for (hsize_t i = 0; st == DL_OK && i < count; i++) {
+            int64_t idx = b + (int64_t)i;
+            char name[4096];
+            snprintf(name, sizeof name, "%s: jpeg[%lld]", d->path, (long long)idx);
+            uint8_t *img = NULL;
+            int ih, iw, ic;
+            st = jpeg_decode(&jc, v[i].p, v[i].len, (int)hw[2], 0, 0, name, &img, &ih, &iw, &ic);
+            if (st != DL_OK) {
+                char why[2048];
+                snprintf(why, sizeof why, "%s", dl_errmsg());
+                st = dl_fail(DL_EFORMAT, "%s (re-make the file with dlprep)", why);
+                break;
+            }
+            if (!d->images) {                 /* the first image fixes any size the attributes left open */
+                if (!hw[0]) { hw[0] = ih; hw[1] = iw; }
+                hw[2] = ic;
+                d->h = (int)hw[0];
+                d->w = (int)hw[1];
+                d->c = (int)hw[2];
+                sample = (size_t)d->h * (size_t)d->w * (size_t)d->c;
+                d->images = dl_malloc((size_t)d->n * sample);
+            }
+            if (ih != d->h || iw != d->w)
+                st = dl_fail(DL_EFORMAT, "%s is %dx%d pixels (WxH) but the file's images are %dx%d; "
+                             "re-make the file with dlprep (it stores one size)", name, iw, ih, d->w, d->h);
+            else
+                memcpy(d->images + (size_t)idx * sample, img, sample);
+            dl_free(img);
+        }
+        H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, v);    /* frees what the read allocated; NULL entries are skipped */
+        H5Sclose(ms);
+    }
+    jpeg_codec_free(&jc);
+    dl_free(v);
+    H5Tclose(mt);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return st;
+}
+
 static DlStatus read_file(Dataset *d, hid_t f) {
     int64_t version = 0;
     if (H5Aexists(f, "format_version") > 0) {
@@ -187,10 +285,8 @@ static DlStatus read_file(Dataset *d, hid_t f) {
         if (!d->class_names)
             return dl_fail(DL_EFORMAT, "%s: attribute 'class_names' must be a list of strings (one per class)", d->path);
     }
-    if (H5Lexists(f, "images", H5P_DEFAULT) <= 0 && H5Lexists(f, "jpeg", H5P_DEFAULT) > 0)
-        return dl_fail(DL_EFORMAT, "%s: holds JPEG-encoded images ('jpeg'); this version reads only raw 'images' "
-                       "(re-run dlprep with --store raw)", d->path);
-    DlStatus st = read_images(d, f);
+    DlStatus st = H5Lexists(f, "images", H5P_DEFAULT) <= 0 && H5Lexists(f, "jpeg", H5P_DEFAULT) > 0
+                      ? read_jpeg(d, f) : read_images(d, f);
     if (st == DL_OK) st = d->multi ? read_targets(d, f) : read_labels(d, f);
     return st;
 }
@@ -245,30 +341,58 @@ static int put_array(hid_t f, const char *name, hid_t file_type, hid_t mem_type,
     return ok;
 }
 
-static int write_file(const char *tmp, const uint8_t *images, int64_t n, int h, int w, int c,
-                      const int32_t *labels, const uint8_t *targets, int k, char *const *class_names) {
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return 0;
-    hsize_t idims[4] = { (hsize_t)n, (hsize_t)h, (hsize_t)w, (hsize_t)c };
-    hsize_t tdims[2] = { (hsize_t)n, (hsize_t)k };
-    int ok = put_array(f, "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, 4, idims, images);
-    if (labels) ok = ok && put_array(f, "labels", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, idims, labels);
-    else ok = ok && put_array(f, "targets", H5T_STD_U8LE, H5T_NATIVE_UINT8, 2, tdims, targets);
+/* Labels or targets and the root attributes, common to both layouts. */
+static int write_labels_attrs(hid_t f, int64_t n, const int32_t *labels, const uint8_t *targets, int k,
+                              char *const *class_names) {
+    hsize_t ldims[1] = { (hsize_t)n }, tdims[2] = { (hsize_t)n, (hsize_t)k };
+    int ok = labels ? put_array(f, "labels", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, ldims, labels)
+                    : put_array(f, "targets", H5T_STD_U8LE, H5T_NATIVE_UINT8, 2, tdims, targets);
     ok = ok && h5_put_attr_strs(f, "class_names", class_names, k);
     ok = ok && h5_put_attr_str(f, "task", labels ? "single" : "multi");
     ok = ok && h5_put_attr_i64(f, "format_version", &(int64_t){ DATASET_FORMAT_VERSION }, 1);
+    return ok;
+}
+
+/* The pixels of one file to write: raw (n,h,w,c) or n encoded JPEGs. */
+typedef struct {
+    const uint8_t *images;
+    uint8_t *const *jpeg;
+    const size_t *jpeg_size;
+} Pixels;
+
+static int write_file(const char *tmp, const Pixels *px, int64_t n, int h, int w, int c,
+                      const int32_t *labels, const uint8_t *targets, int k, char *const *class_names) {
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return 0;
+    int ok;
+    if (px->images) {
+        hsize_t idims[4] = { (hsize_t)n, (hsize_t)h, (hsize_t)w, (hsize_t)c };
+        ok = put_array(f, "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, 4, idims, px->images);
+    } else {
+        hsize_t jdim = (hsize_t)n;
+        hvl_t *v = dl_malloc((size_t)n * sizeof *v);
+        for (int64_t i = 0; i < n; i++) v[i] = (hvl_t){ .len = px->jpeg_size[i], .p = px->jpeg[i] };
+        hid_t ft = H5Tvlen_create(H5T_STD_U8LE), mt = H5Tvlen_create(H5T_NATIVE_UINT8);
+        ok = put_array(f, "jpeg", ft, mt, 1, &jdim, v);
+        H5Tclose(ft);
+        H5Tclose(mt);
+        dl_free(v);
+        ok = ok && h5_put_attr_i64(f, "height", &(int64_t){ h }, 1) && h5_put_attr_i64(f, "width", &(int64_t){ w }, 1) &&
+             h5_put_attr_i64(f, "channels", &(int64_t){ c }, 1);
+    }
+    ok = ok && write_labels_attrs(f, n, labels, targets, k, class_names);
     ok = H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 && ok;
     ok = H5Fclose(f) >= 0 && ok;
     return ok;
 }
 
-DlStatus dataset_write(const char *path, const uint8_t *images, int64_t n, int h, int w, int c,
-                       const int32_t *labels, const uint8_t *targets, int k, char *const *class_names) {
+static DlStatus write_atomic(const char *path, const Pixels *px, int64_t n, int h, int w, int c,
+                             const int32_t *labels, const uint8_t *targets, int k, char *const *class_names) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp)
         return dl_fail(DL_EIO, "output path too long: %s", path);
-    if (!write_file(tmp, images, n, h, w, c, labels, targets, k, class_names)) {
+    if (!write_file(tmp, px, n, h, w, c, labels, targets, k, class_names)) {
         remove(tmp);
         return dl_fail(DL_EIO, "cannot write '%s' (check that its folder exists, is writable and has space)", path);
     }
@@ -278,4 +402,17 @@ DlStatus dataset_write(const char *path, const uint8_t *images, int64_t n, int h
         return st;
     }
     return DL_OK;
+}
+
+DlStatus dataset_write(const char *path, const uint8_t *images, int64_t n, int h, int w, int c,
+                       const int32_t *labels, const uint8_t *targets, int k, char *const *class_names) {
+    Pixels px = { .images = images };
+    return write_atomic(path, &px, n, h, w, c, labels, targets, k, class_names);
+}
+
+DlStatus dataset_write_jpeg(const char *path, uint8_t *const *jpeg, const size_t *jpeg_size, int64_t n,
+                            int h, int w, int c, const int32_t *labels, const uint8_t *targets, int k,
+                            char *const *class_names) {
+    Pixels px = { .jpeg = jpeg, .jpeg_size = jpeg_size };
+    return write_atomic(path, &px, n, h, w, c, labels, targets, k, class_names);
 }

@@ -5,8 +5,13 @@
  * strings), task, format_version. Readers accept what h5py writes by default
  * (any integer type for labels/attributes, fixed or variable-length strings,
  * any chunking or compression).
- * Not here (data-pipeline issue): JPEG-stored datasets, streaming reads of
- * files larger than memory, prefetch threads, augmentation. */
+ * JPEG-stored files hold /jpeg instead of /images: variable-length uint8 (N),
+ * one encoded JPEG per sample, and root attributes height, width, channels
+ * (the decoded size). dataset_open decodes them all at open into the same
+ * in-memory d->images, so nothing downstream knows how the file was stored;
+ * this costs the decoded size in memory (streaming reads come later).
+ * Not here (data-pipeline issue): streaming reads of files larger than
+ * memory, prefetch threads, augmentation. */
 #ifndef DL_DATASET_H
 #define DL_DATASET_H
 
@@ -46,5 +51,12 @@ void dataset_images(const Dataset *d, const int64_t *idx, int n, float *x);
 DlStatus dataset_write(const char *path, const uint8_t *images, int64_t n, int h, int w, int c,
                        const int32_t *labels, const uint8_t *targets, int k,
                        char *const *class_names);
+
+/* The same, storing /jpeg: jpeg[i] holds jpeg_size[i] bytes of sample i's
+ * encoded image, which decodes to (h, w, c); written with the attributes
+ * height, width, channels. Atomic like dataset_write. */
+DlStatus dataset_write_jpeg(const char *path, uint8_t *const *jpeg, const size_t *jpeg_size, int64_t n,
+                            int h, int w, int c, const int32_t *labels, const uint8_t *targets, int k,
+                            char *const *class_names);
 
 #endif
