@@ -25,5 +25,16 @@ fi
 # progress bar (plain progress lines otherwise).
 if [ -t 1 ]; then export DLTRAIN_TTY=1; else export DLTRAIN_TTY=0; fi
 extra+=(-x DLTRAIN_TTY)
+# On SIGTERM/SIGINT mpirun would kill the ranks; it forwards SIGUSR1, which
+# dltrain treats like SIGTERM (finish the step, save last.h5, exit 3). So
+# run mpirun in the background and turn our TERM/INT into its USR1.
 # shellcheck disable=SC2086
-exec mpirun "${extra[@]}" ${MPIRUN_FLAGS:-} "$@"
+mpirun "${extra[@]}" ${MPIRUN_FLAGS:-} "$@" &
+pid=$!
+trap 'kill -USR1 $pid 2>/dev/null' TERM INT
+while :; do
+  rc=0
+  wait $pid || rc=$?
+  kill -0 $pid 2>/dev/null || break   # interrupted by the trap while mpirun runs on: wait again
+done
+exit $rc

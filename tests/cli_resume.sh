@@ -77,6 +77,19 @@ step=$(grep -o "after epoch 2 step [0-9]*" "$T/term.log" | grep -o "[0-9]*$")
 grep -q "resuming $T/term/last.h5: epoch 2, step $step of it" "$T/term2.log" || fail "mid-epoch resume not reported"
 same_run "$T/straight" "$T/term"
 
+# the same through launch/mpirun.sh on 2 ranks: it turns SIGTERM into the
+# SIGUSR1 that mpirun forwards, and both ranks stop after the same step
+bash "$SRC/launch/mpirun.sh" -np 2 "$BUILD/dltrain" train "${BASE[@]}" --model "$T/net.txt" --epochs 4 \
+  --out "$T/wrap" > "$T/wrap.log" 2>&1 &
+pid=$!
+for _ in $(seq 3000); do grep -q "epoch 1: 16/64" "$T/wrap.log" && break; sleep 0.01; done
+kill -TERM $pid
+rc=0; wait $pid || rc=$?
+[ "$rc" -eq 3 ] || { cat "$T/wrap.log"; fail "launch/mpirun.sh + SIGTERM: exit status $rc, expected 3"; }
+grep -q "stopped by SIGUSR1 after epoch 1 step" "$T/wrap.log" || fail "no stop message through mpirun"
+"${MPI[@]}" -np 4 "$BUILD/dltrain" train "${ARGS[@]}" --epochs 4 --out "$T/wrap" --resume "$T/wrap/last.h5" > "$T/wrap2.log"
+same_run "$T/straight" "$T/wrap"
+
 # SIGKILL while writing checkpoints every step (fmnist-tfdoc: 13 MB each):
 # last.h5 is always a whole, loadable checkpoint
 for delay in 1.3 1.7 2.1; do
