@@ -32,6 +32,8 @@ typedef struct {
     /* working memory for groups of up to max_n samples */
     int max_n;
     float **act;             /* act[i] (max_n, out_i): output of layer i */
+    int *inplace;            /* inplace[i]: relu i runs in place on its input's buffers
+                              * (act[i] == act[src], grad[src] == grad[i]) */
     float **cache;           /* cache[i]: what layer i keeps for backward */
     float **grad;            /* grad[i] (max_n, out_i): gradient w.r.t. layer i's output,
                               * summed over its consumers; the last is dlogits */

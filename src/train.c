@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "train.h"
 
+#include <cblas.h>
 #include <errno.h>
 #include <signal.h>
 #include <math.h>
@@ -40,6 +41,16 @@ static void on_signal(int sig) {
     g_signal = sig;
 }
 
+/* What one thread needs to run groups: a model workspace (worker 0 is the
+ * trainer's model; the others share its parameters and statistics) and
+ * input buffers. */
+typedef struct {
+    Model *m;
+    Model own;                 /* workers > 0: their workspace */
+    float *x, *targets, *aug_tmp;   /* (gs, input), (gs, classes), (input) */
+    int32_t *labels;           /* (gs) */
+} Worker;
+
 typedef struct {
     const TrainConfig *c;
     const Dist *d;
@@ -47,8 +58,9 @@ typedef struct {
     Model m;
     int G, gs, local;          /* groups per batch, samples per group, groups per rank */
     size_t red_n;              /* n_params + n_bstat + RED_EXTRA */
-    float **stk;               /* tree-sum stack: log2(local)+1 buffers of red_n */
-    int *lvl;
+    float **red;               /* (local) one buffer of red_n per local group, summed in a tree */
+    Worker *wk;                /* (nworkers) groups run in parallel, one per thread */
+    int nworkers;
     float *reduce_scratch;     /* red_n/2 + 1 */
     OptConfig opt;
     OptimBuffers ob;           /* optimizer state: ob.nbuf buffers of n_params */
@@ -60,8 +72,6 @@ typedef struct {
     ParamSeg *seg;             /* trained (unfrozen) parameter tensors */
     float *seg_lr, *seg_mult;  /* (nseg) this step's lr; discriminative factor */
     int nseg;
-    float *x, *targets;        /* (gs, input), (gs, classes) */
-    int32_t *labels;           /* (gs) */
     int64_t *perm;             /* (train.n) this epoch's order */
     RunPosition pos;           /* where the run stands (checkpointed) */
     double prof_data, prof_reduce, prof_opt;   /* seconds this epoch: batch loading, allreduce, optimizer */
@@ -71,7 +81,6 @@ typedef struct {
     char *metrics;             /* rank 0: metrics.csv's whole text so far */
     FILE *events;              /* rank 0: events.jsonl */
     AugmentConfig aug;
-    float *aug_tmp;            /* (input) */
     FILE *log;
     int tty;
 } Trainer;
@@ -132,11 +141,18 @@ static DlStatus mkdir_p(const char *dir) {
 }
 
 static void trainer_free(Trainer *t) {
-    if (t->stk) for (int i = 0; t->lvl && i <= 31 && t->stk[i]; i++) dl_free(t->stk[i]);
-    dl_free(t->stk); dl_free(t->lvl); dl_free(t->reduce_scratch); dl_free(t->ob.state); dl_free(t->seg);
+    for (int i = 0; t->red && i < t->local; i++) dl_free(t->red[i]);
+    dl_free(t->red);
+    for (int w = 0; t->wk && w < t->nworkers; w++) {
+        Worker *k = &t->wk[w];
+        if (w > 0) { k->own.params = NULL; k->own.state = NULL; model_free(&k->own); }   /* borrowed */
+        dl_free(k->x); dl_free(k->targets); dl_free(k->aug_tmp); dl_free(k->labels);
+    }
+    dl_free(t->wk);
+    dl_free(t->reduce_scratch); dl_free(t->ob.state); dl_free(t->seg);
     dl_free(t->seg_lr); dl_free(t->seg_mult);
     dl_free(t->m.prof);
-    dl_free(t->x); dl_free(t->aug_tmp); dl_free(t->targets); dl_free(t->labels); dl_free(t->perm);
+    dl_free(t->perm);
     if (t->log) fclose(t->log);
     if (t->events) fclose(t->events);
     dl_free(t->metrics);
@@ -218,11 +234,8 @@ static DlStatus build(Trainer *t) {
         if (st != DL_OK) return st;
     }
     t->red_n = m->n_params + m->n_bstat + RED_EXTRA;
-    int depth = 1;
-    while ((1 << (depth - 1)) < t->local) depth++;
-    t->stk = dl_calloc(33, sizeof(float *));
-    t->lvl = dl_calloc(33, sizeof(int));
-    for (int i = 0; i < depth; i++) t->stk[i] = dl_malloc(sizeof(float) * t->red_n);
+    t->red = dl_calloc((size_t)t->local, sizeof(float *));
+    for (int i = 0; i < t->local; i++) t->red[i] = dl_malloc(sizeof(float) * t->red_n);
     t->reduce_scratch = dl_malloc(sizeof(float) * (t->red_n / 2 + 1));
     st = optim_parse_kind(c->optimizer ? c->optimizer : "sgd", &t->opt.kind);
     if (st != DL_OK) return st;
@@ -241,17 +254,36 @@ static DlStatus build(Trainer *t) {
     t->seg_lr = dl_calloc((size_t)m->n_layers * 4, sizeof(float));
     t->seg_mult = dl_calloc((size_t)m->n_layers * 4, sizeof(float));
     set_segments(t);
-    t->x = dl_malloc(sizeof(float) * t->gs * shape_size(m->input));
-    t->aug_tmp = dl_malloc(sizeof(float) * shape_size(m->input));
     if (c->profile) m->prof = dl_calloc(2 * (size_t)m->n_layers, sizeof(double));
-    t->labels = dl_malloc(sizeof(int32_t) * t->gs);
-    t->targets = dl_malloc(sizeof(float) * t->gs * m->classes);
+    /* Threads: with several groups per rank, each thread runs whole groups
+     * (BLAS single-threaded inside), the way ranks do; else BLAS threads. */
+    t->nworkers = c->threads < t->local ? c->threads : t->local;
+    if (t->nworkers < 1) t->nworkers = 1;
+    t->wk = dl_calloc((size_t)t->nworkers, sizeof(Worker));
+    for (int w = 0; w < t->nworkers && st == DL_OK; w++) {
+        Worker *k = &t->wk[w];
+        if (w == 0) k->m = m;
+        else {
+            st = model_init(&k->own, m->text, m->source, m->input, m->classes, t->gs);
+            if (st != DL_OK) break;
+            dl_free(k->own.params); dl_free(k->own.state);
+            k->own.params = m->params;   /* shared, read-only during a step */
+            k->own.state = m->state;
+            k->m = &k->own;
+        }
+        k->x = dl_malloc(sizeof(float) * t->gs * shape_size(m->input));
+        k->aug_tmp = dl_malloc(sizeof(float) * shape_size(m->input));
+        k->labels = dl_malloc(sizeof(int32_t) * t->gs);
+        k->targets = dl_malloc(sizeof(float) * t->gs * m->classes);
+    }
+    if (st != DL_OK) return st;
     t->perm = dl_malloc(sizeof(int64_t) * t->train.n);
+    if (t->nworkers > 1) openblas_set_num_threads(1);   /* each thread runs its own groups */
     return DL_OK;
 }
 
-/* Labels or 0/1 targets of samples idx[0..n) into t->labels / t->targets. */
-static void load_targets(Trainer *t, const Dataset *ds, const int64_t *idx, int n) {
+/* Labels or 0/1 targets of samples idx[0..n) into the worker's buffers. */
+static void load_targets(Worker *t, const Dataset *ds, const int64_t *idx, int n) {
     for (int i = 0; i < n; i++) {
         if (ds->multi)
             for (int k = 0; k < ds->k; k++) t->targets[(size_t)i * ds->k + k] = ds->targets[idx[i] * ds->k + k] ? 1.0f : 0.0f;
@@ -261,8 +293,8 @@ static void load_targets(Trainer *t, const Dataset *ds, const int64_t *idx, int 
 
 /* Loss summed over the group's samples (and tags); writes m->dlogits scaled
  * so the gradients of all groups add up to the global batch mean. */
-static double group_loss(Trainer *t, const Dataset *ds, const float *logits, int n, int batch, int *correct) {
-    Model *m = &t->m;
+static double group_loss(Worker *t, const Dataset *ds, const float *logits, int n, int batch, int *correct) {
+    Model *m = t->m;
     if (!ds->multi) return softmax_xent(m->dlogits, logits, t->labels, n, m->classes, 1.0f / (float)batch, correct);
     double loss = sigmoid_bce(m->dlogits, logits, t->targets, n, m->classes, 1.0f / ((float)batch * m->classes));
     int right = 0;   /* element-wise accuracy at threshold 0.5 (fastai's accuracy_multi) */
@@ -277,43 +309,51 @@ static void add_into(float *a, const float *b, size_t n) {
 
 /* One optimizer step over global batch `step` of the epoch. Returns the
  * global batch's mean loss (through the reduced buffer). */
+/* One group of the step: its gradient, batch statistics, loss and right
+ * answers into red (n_params + n_bstat + RED_EXTRA), from zero. */
+static void run_group(Trainer *t, Worker *k, int epoch, int64_t step, int g, float *red) {
+    const TrainConfig *c = t->c;
+    Model *m = k->m;
+    int group = t->d->rank * t->local + g;
+    const int64_t *idx = t->perm + step * c->batch + (int64_t)group * t->gs;
+    double tp = dl_now();
+    memset(red, 0, sizeof(float) * t->red_n);
+    dataset_images(&t->train, idx, t->gs, k->x);
+    if (augment_any(&t->aug)) {
+        const Dataset *ds = &t->train;
+        size_t per = (size_t)ds->c * ds->h * ds->w;
+        for (int i = 0; i < t->gs; i++)
+            augment_sample(k->x + i * per, k->aug_tmp, ds->c, ds->h, ds->w, &t->aug, c->seed, epoch, idx[i]);
+    }
+    load_targets(k, &t->train, idx, t->gs);
+    if (k == t->wk) t->prof_data += dl_now() - tp;
+    ForwardArgs a = { .training = 1, .sample = idx, .seed = c->seed, .epoch = epoch, .bstat = red + m->n_params };
+    const float *logits = model_forward(m, k->x, t->gs, &a);
+    int right = 0;
+    double l = group_loss(k, &t->train, logits, t->gs, c->batch, &right);
+    red[m->n_params + m->n_bstat + RED_LOSS] = (float)l;
+    red[m->n_params + m->n_bstat + RED_CORRECT] = (float)right;
+    model_backward(m, k->x, t->gs, &a, red);
+}
+
+/* One optimizer step over global batch `step` of the epoch. Returns the
+ * global batch's mean loss (through the reduced buffer). */
 static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, double *correct, int *stop) {
     Model *m = &t->m;
     const TrainConfig *c = t->c;
-    int top = 0;
-    for (int g = 0; g < t->local; g++) {
-        int group = t->d->rank * t->local + g;
-        const int64_t *idx = t->perm + step * c->batch + (int64_t)group * t->gs;
-        float *red = t->stk[top];
-        double tp = dl_now();
-        memset(red, 0, sizeof(float) * t->red_n);
-        dataset_images(&t->train, idx, t->gs, t->x);
-        if (augment_any(&t->aug)) {
-            const Dataset *ds = &t->train;
-            size_t per = (size_t)ds->c * ds->h * ds->w;
-            for (int i = 0; i < t->gs; i++)
-                augment_sample(t->x + i * per, t->aug_tmp, ds->c, ds->h, ds->w, &t->aug, c->seed, epoch, idx[i]);
-        }
-        load_targets(t, &t->train, idx, t->gs);
-        t->prof_data += dl_now() - tp;
-        ForwardArgs a = { .training = 1, .sample = idx, .seed = c->seed, .epoch = epoch,
-                          .bstat = red + m->n_params };
-        const float *logits = model_forward(m, t->x, t->gs, &a);
-        int right = 0;
-        double l = group_loss(t, &t->train, logits, t->gs, c->batch, &right);
-        red[m->n_params + m->n_bstat + RED_LOSS] = (float)l;
-        red[m->n_params + m->n_bstat + RED_CORRECT] = (float)right;
-        model_backward(m, t->x, t->gs, &a, red);
-        t->lvl[top++] = 0;
-        /* binary-counter merge: equal levels combine, giving a balanced tree */
-        while (top >= 2 && t->lvl[top - 1] == t->lvl[top - 2]) {
-            add_into(t->stk[top - 2], t->stk[top - 1], t->red_n);
-            t->lvl[top - 2]++;
-            top--;
-        }
-    }
-    DL_CHECK(top == 1);
-    float *red = t->stk[0];
+    int W = t->nworkers, L = t->local;
+    for (int w = 1; w < W; w++) t->wk[w].own.frozen = m->frozen;
+    /* groups g = w, w + W, ... on thread w: which thread runs a group does
+     * not change its bytes */
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(W) schedule(static, 1) if (W > 1)
+#endif
+    for (int w = 0; w < W; w++)
+        for (int g = w; g < L; g += W) run_group(t, &t->wk[w], epoch, step, g, t->red[g]);
+    /* the groups' sums in a balanced binary tree: ((g0 + g1) + (g2 + g3)) */
+    for (int span = 1; span < L; span *= 2)
+        for (int g = 0; g + span < L; g += 2 * span) add_into(t->red[g], t->red[g + span], t->red_n);
+    float *red = t->red[0];
     red[m->n_params + m->n_bstat + RED_STOP] = g_signal ? 1.0f : 0.0f;   /* summed: any rank stops all */
     double tr = dl_now();
     if (c->fast_allreduce) dist_allreduce_sum_mpi(t->d, red, t->red_n);
@@ -800,7 +840,9 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
         if (d->rank == 0) {
             EvalOptions eo = { .topk = t.topk > 0 ? t.topk : 1, .beta = t.beta > 0 ? t.beta : 1.0, .threshold = c->threshold };
             EvalResult er;
-            evaluate_run(&er, &t.m, &t.valid, &eo, t.x);
+            if (t.nworkers > 1) openblas_set_num_threads(c->threads);   /* validation: BLAS threads */
+            evaluate_run(&er, &t.m, &t.valid, &eo, t.wk[0].x);
+            if (t.nworkers > 1) openblas_set_num_threads(1);
             vloss = evaluate_loss(&er);
             vacc = evaluate_accuracy(&er);
             double vtop = evaluate_topk(&er), vf = evaluate_fbeta(&er, eo.beta);

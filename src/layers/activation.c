@@ -12,9 +12,17 @@ static void relu_forward(const LayerCtx *c) {
     for (size_t i = 0; i < n; i++) c->out[i] = c->in[i] > 0.0f ? c->in[i] : 0.0f;
 }
 
+/* In place (the model aliases din with dout and in with out, see
+ * model.h inplace): in > 0 exactly where out > 0, and the input's gradient
+ * is the masked output gradient itself. */
 static void relu_backward(const LayerCtx *c) {
     size_t n = (size_t)c->n * shape_size(c->s->in);
-    for (size_t i = 0; i < n; i++) c->din[i] += c->in[i] > 0.0f ? c->dout[i] : 0.0f;
+    if (c->din == c->dout) {
+        float *d = c->din;
+        for (size_t i = 0; i < n; i++) d[i] = c->in[i] > 0.0f ? d[i] : 0.0f;
+    } else {
+        for (size_t i = 0; i < n; i++) c->din[i] += c->in[i] > 0.0f ? c->dout[i] : 0.0f;
+    }
 }
 
 static void leaky_forward(const LayerCtx *c) {

@@ -21,13 +21,14 @@ static float sqdev8(const float *v, size_t n, float mu) {
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-/* Sum of a[i] * b[i] with 8 fixed lanes. */
-static float dot8(const float *a, const float *b, size_t n) {
+/* Sum of dy[i] * xhat[i], xhat[i] = (x[i] - mu) * istd recomputed exactly
+ * as forward computed it, with 8 fixed lanes. */
+static float dot_xhat8(const float *dy, const float *x, size_t n, float mu, float istd) {
     float acc[8] = { 0 };
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
-    for (; i < n; i++) acc[i & 7] += a[i] * b[i];
+        for (int j = 0; j < 8; j++) acc[j] += dy[i + j] * ((x[i + j] - mu) * istd);
+    for (; i < n; i++) acc[i & 7] += dy[i] * ((x[i] - mu) * istd);
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
@@ -45,8 +46,9 @@ static int bn_states(const LayerSpec *s, TensorInfo t[4]) {
     return 2;
 }
 
-/* xhat (n, C, H, W) then invstd (C) */
-static size_t bn_cache(const LayerSpec *s, int n) { return (size_t)n * shape_size(s->in) + s->in.c; }
+/* mean (C) then invstd (C); backward recomputes xhat from the input, which
+ * costs less than writing and reading it back from memory */
+static size_t bn_cache(const LayerSpec *s, int n) { (void)n; return 2 * (size_t)s->in.c; }
 
 static void bn_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
     (void)r;
@@ -59,7 +61,7 @@ static void bn_forward(const LayerCtx *c) {
     int N = c->n, C = s->in.c;
     size_t HW = (size_t)s->in.h * s->in.w, CHW = C * HW, m = (size_t)N * HW;
     const float *gamma = c->w, *beta = c->w + C;
-    float *xhat = c->cache, *invstd = c->cache + (size_t)N * CHW;
+    float *means = c->cache, *invstd = c->cache + C;
     for (int ch = 0; ch < C; ch++) {
         float mean, istd;
         if (c->training) {
@@ -77,12 +79,12 @@ static void bn_forward(const LayerCtx *c) {
             mean = c->state[ch];
             istd = 1.0f / sqrtf(c->state[C + ch] + s->eps);
         }
+        means[ch] = mean;
         invstd[ch] = istd;
         for (int n = 0; n < N; n++)
             for (size_t i = 0; i < HW; i++) {
                 size_t j = n * CHW + ch * HW + i;
-                xhat[j] = (c->in[j] - mean) * istd;
-                c->out[j] = gamma[ch] * xhat[j] + beta[ch];
+                c->out[j] = gamma[ch] * ((c->in[j] - mean) * istd) + beta[ch];
             }
     }
 }
@@ -91,13 +93,13 @@ static void bn_backward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
     int N = c->n, C = s->in.c;
     size_t HW = (size_t)s->in.h * s->in.w, CHW = C * HW, m = (size_t)N * HW;
-    const float *gamma = c->w, *xhat = c->cache, *invstd = c->cache + (size_t)N * CHW;
+    const float *gamma = c->w, *means = c->cache, *invstd = c->cache + C;
     for (int ch = 0; ch < C; ch++) {
         double dbeta = 0.0, dgamma = 0.0;
         for (int n = 0; n < N; n++) {
             size_t j = n * CHW + ch * HW;
             dbeta += sum8(c->dout + j, HW);
-            dgamma += dot8(c->dout + j, xhat + j, HW);
+            dgamma += dot_xhat8(c->dout + j, c->in + j, HW, means[ch], invstd[ch]);
         }
         if (c->dw) { c->dw[ch] += (float)dgamma; c->dw[C + ch] += (float)dbeta; }
         if (!c->din) continue;
@@ -108,11 +110,11 @@ static void bn_backward(const LayerCtx *c) {
             continue;
         }
         /* dx = gamma*invstd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)) */
-        float mb = (float)(dbeta / (double)m), mg = (float)(dgamma / (double)m);
+        float mb = (float)(dbeta / (double)m), mg = (float)(dgamma / (double)m), mu = means[ch], istd = invstd[ch];
         for (int n = 0; n < N; n++)
             for (size_t i = 0; i < HW; i++) {
                 size_t j = n * CHW + ch * HW + i;
-                c->din[j] += k * (c->dout[j] - mb - xhat[j] * mg);
+                c->din[j] += k * (c->dout[j] - mb - ((c->in[j] - mu) * istd) * mg);
             }
     }
 }

@@ -36,10 +36,13 @@ static int conv_params(const LayerSpec *s, TensorInfo t[4]) {
     return 2;
 }
 
-/* scratch: one image's col and dcol, (C*R*S, P*Q) each */
+/* scratch: one image's col and dcol, (C*R*S, P*Q) each, then a padded
+ * input tile for im2col (col is used before dcol, so they may overlap) */
 static size_t conv_scratch(const LayerSpec *s, int n) {
     (void)n;
-    return 2 * (size_t)s->in.c * s->size * s->size * s->out.h * s->out.w;
+    int pad = s->pad == PAD_SAME ? (s->size - 1) / 2 : s->pad;
+    return 2 * (size_t)s->in.c * s->size * s->size * s->out.h * s->out.w +
+           (size_t)(s->in.h + 2 * pad) * (s->in.w + 2 * pad);
 }
 
 static void conv_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
@@ -48,9 +51,33 @@ static void conv_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
     init_fan_in_uniform(w, (size_t)s->filters * (fan_in + 1), fan_in, r);   /* weight, then bias */
 }
 
+/* Stride 1: each col row (c, r, t) is input channel c shifted by
+ * (r - pad, t - pad). The channel is first copied into a zero-padded
+ * (H + 2 pad) x (W + 2 pad) tile (in L1), so every output row is a plain
+ * copy of Q floats with no bounds to test. */
+static void im2col_s1(float *col, float *tile, const float *x, int C, int H, int W, int R, int pad, int P, int Q) {
+    int Hp = H + 2 * pad, Wp = W + 2 * pad;
+    memset(tile, 0, sizeof(float) * (size_t)Hp * Wp);
+    for (int c = 0; c < C; c++) {
+        const float *xc = x + (size_t)c * H * W;
+        for (int h = 0; h < H; h++)
+            for (int w = 0; w < W; w++) tile[(h + pad) * Wp + pad + w] = xc[h * W + w];
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < R; t++) {
+                float *row = col + (((size_t)c * R + r) * R + t) * P * Q;
+                for (int p = 0; p < P; p++) {
+                    const float *src = tile + (p + r) * Wp + t;
+                    float *dst = row + p * Q;
+                    for (int q = 0; q < Q; q++) dst[q] = src[q];
+                }
+            }
+    }
+}
+
 /* Columns [0, P*Q) of col (C*R*S rows, row stride ld) from one image x (C, H, W). */
 static void im2col(float *col, size_t ld, const float *x, const LayerSpec *s, int pad, int P, int Q) {
     int C = s->in.c, H = s->in.h, W = s->in.w, R = s->size, st = s->stride;
+    if (st == 1 && ld == (size_t)P * Q) { im2col_s1(col, col + (size_t)C * R * R * P * Q, x, C, H, W, R, pad, P, Q); return; }
     for (int c = 0; c < C; c++)
         for (int r = 0; r < R; r++)
             for (int t = 0; t < R; t++) {
