@@ -41,8 +41,11 @@ static int conv_params(const LayerSpec *s, TensorInfo t[4]) {
 static size_t conv_scratch(const LayerSpec *s, int n) {
     (void)n;
     int pad = s->pad == PAD_SAME ? (s->size - 1) / 2 : s->pad;
-    return 2 * (size_t)s->in.c * s->size * s->size * s->out.h * s->out.w +
-           (size_t)(s->in.h + 2 * pad) * (s->in.w + 2 * pad);
+    size_t Hp = (size_t)s->in.h + 2 * pad, Wp = (size_t)s->in.w + 2 * pad, CRS = (size_t)s->in.c * s->size * s->size;
+    size_t general = 2 * CRS * s->out.h * s->out.w + Hp * Wp;
+    /* stride 1: tile (C*Hp*Wp + R), col and dcol (CRS, P*Wp), dy' (K, P*Wp) */
+    size_t wide = (size_t)s->in.c * Hp * Wp + s->size + (2 * CRS + s->filters) * s->out.h * Wp;
+    return general > wide ? general : wide;
 }
 
 static void conv_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
@@ -121,10 +124,106 @@ static void col2im_add(float *dx, const float *col, size_t ld, const LayerSpec *
             }
 }
 
+/* ---- stride 1: the padded-width layout ----
+ * With the input zero-padded to Hp x Wp and flattened, input pixel
+ * (p + r, q + t) is element (p * Wp + q) + (r * Wp + t): so each im2col row
+ * (c, r, t) is ONE contiguous run of P*Wp floats of the padded channel, if
+ * the output is computed on a P x Wp grid whose last Wp - Q columns are
+ * thrown away. That costs Wp/Q more GEMM work and saves the row-by-row
+ * copies of im2col and col2im, which cost more. */
+
+static void pad_channels(float *tile, const float *x, int C, int H, int W, int pad) {
+    int Hp = H + 2 * pad, Wp = W + 2 * pad;
+    memset(tile, 0, sizeof(float) * ((size_t)C * Hp * Wp));
+    for (int ch = 0; ch < C; ch++)
+        for (int h = 0; h < H; h++)
+            memcpy(tile + ((size_t)ch * Hp + h + pad) * Wp + pad, x + ((size_t)ch * H + h) * W, sizeof(float) * W);
+}
+
+static void wide_im2col(float *col, const float *tile, int C, int Hp, int Wp, int R, size_t N) {
+    for (int ch = 0; ch < C; ch++)
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < R; t++)
+                memcpy(col + (((size_t)ch * R + r) * R + t) * N, tile + (size_t)ch * Hp * Wp + r * Wp + t, sizeof(float) * N);
+}
+
+static void conv_forward_s1(const LayerCtx *c, int pad, int P, int Q) {
+    const LayerSpec *s = c->s;
+    int K = s->filters, C = s->in.c, R = s->size, CRS = C * R * R, H = s->in.h, W = s->in.w;
+    int Hp = H + 2 * pad, Wp = W + 2 * pad;
+    size_t N = (size_t)P * Wp, in_sz = shape_size(s->in), out_sz = (size_t)K * P * Q;
+    float *tile = c->scratch, *col = tile + (size_t)C * Hp * Wp + R, *yw = col + (size_t)CRS * N;
+    const float *bias = c->w + (size_t)K * CRS;
+    for (int n = 0; n < c->n; n++) {
+        pad_channels(tile, c->in + n * in_sz, C, H, W, pad);
+        memset(tile + (size_t)C * Hp * Wp, 0, sizeof(float) * R);   /* read only by thrown-away columns */
+        wide_im2col(col, tile, C, Hp, Wp, R, N);
+        /* yw (K, P*Wp) = weight (K, CRS) x col (CRS, P*Wp) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)N, CRS, 1.0f, c->w, CRS, col, (int)N, 0.0f, yw, (int)N);
+        float *y = c->out + n * out_sz;
+        for (int k = 0; k < K; k++)
+            for (int p = 0; p < P; p++) {
+                const float *src = yw + (size_t)k * N + (size_t)p * Wp;
+                float *dst = y + ((size_t)k * P + p) * Q;
+                for (int q = 0; q < Q; q++) dst[q] = src[q] + bias[k];
+            }
+    }
+}
+
+static void conv_backward_s1(const LayerCtx *c, int pad, int P, int Q) {
+    const LayerSpec *s = c->s;
+    int K = s->filters, C = s->in.c, R = s->size, CRS = C * R * R, H = s->in.h, W = s->in.w;
+    int Hp = H + 2 * pad, Wp = W + 2 * pad;
+    size_t N = (size_t)P * Wp, in_sz = shape_size(s->in), out_sz = (size_t)K * P * Q;
+    float *tile = c->scratch, *col = tile + (size_t)C * Hp * Wp + R, *dyw = col + (size_t)CRS * N;
+    float *dcol = col;   /* col is done with by the time dcol is written */
+    for (int n = 0; n < c->n; n++) {   /* images in order: the sums over them are fixed */
+        const float *dy = c->dout + n * out_sz;
+        for (int k = 0; k < K; k++)
+            for (int p = 0; p < P; p++) {
+                float *dst = dyw + (size_t)k * N + (size_t)p * Wp;
+                memcpy(dst, dy + ((size_t)k * P + p) * Q, sizeof(float) * Q);
+                for (int q = Q; q < Wp; q++) dst[q] = 0.0f;
+            }
+        if (c->dw) {
+            float *dweight = c->dw, *dbias = c->dw + (size_t)K * CRS;
+            pad_channels(tile, c->in + n * in_sz, C, H, W, pad);
+            memset(tile + (size_t)C * Hp * Wp, 0, sizeof(float) * R);
+            wide_im2col(col, tile, C, Hp, Wp, R, N);
+            /* dweight (K, CRS) += dyw (K, N) x col^T (N, CRS); thrown-away columns of dyw are 0 */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, CRS, (int)N, 1.0f, dyw, (int)N, col, (int)N,
+                        1.0f, dweight, CRS);
+            for (int k = 0; k < K; k++) dbias[k] += sum8(dy + (size_t)k * P * Q, (size_t)P * Q);
+        }
+        if (c->din) {
+            /* dcol (CRS, N) = weight^T (CRS, K) x dyw (K, N) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, (int)N, K, 1.0f, c->w, CRS, dyw, (int)N,
+                        0.0f, dcol, (int)N);
+            /* col2im on the padded tile: row (c, r, t) adds to one contiguous run */
+            memset(tile, 0, sizeof(float) * ((size_t)C * Hp * Wp + R));
+            for (int ch = 0; ch < C; ch++)
+                for (int r = 0; r < R; r++)
+                    for (int t = 0; t < R; t++) {
+                        float *dst = tile + (size_t)ch * Hp * Wp + r * Wp + t;
+                        const float *src = dcol + (((size_t)ch * R + r) * R + t) * N;
+                        for (size_t j = 0; j < N; j++) dst[j] += src[j];
+                    }
+            float *dx = c->din + n * in_sz;
+            for (int ch = 0; ch < C; ch++)
+                for (int h = 0; h < H; h++) {
+                    const float *src = tile + ((size_t)ch * Hp + h + pad) * Wp + pad;
+                    float *dst = dx + ((size_t)ch * H + h) * W;
+                    for (int w = 0; w < W; w++) dst[w] += src[w];
+                }
+        }
+    }
+}
+
 static void conv_forward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
     int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size;
     conv_geom(s, &pad, &P, &Q);
+    if (s->stride == 1 && s->size > 1) { conv_forward_s1(c, pad, P, Q); return; }
     int PQ = P * Q;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)K * PQ;
     const float *weight = c->w, *bias = c->w + (size_t)K * CRS;
@@ -144,6 +243,7 @@ static void conv_backward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
     int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size;
     conv_geom(s, &pad, &P, &Q);
+    if (s->stride == 1 && s->size > 1) { conv_backward_s1(c, pad, P, Q); return; }
     int PQ = P * Q;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)K * PQ;
     float *col = c->scratch, *dcol = c->scratch + (size_t)CRS * PQ;
