@@ -2,6 +2,7 @@
 #include "checkpoint.h"
 
 #include <errno.h>
+#include <math.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,7 +60,7 @@ static int put_position(hid_t f, const RunPosition *p) {
     int ok = 1;
     for (int i = 0; i < 7; i++) ok = ok && h5_put_attr_i64(f, names[i], &v[i], 1);
     ok = ok && h5_put_attr_f64(f, "epoch_loss_sum", p->epoch_loss_sum);
-    ok = ok && h5_put_attr_f64(f, "best_accuracy", p->best_accuracy);
+    ok = ok && h5_put_attr_f64(f, "best_value", p->best_value);
     ok = ok && h5_put_attr_str(f, "metrics_csv", p->metrics_csv ? p->metrics_csv : "");
     return ok;
 }
@@ -67,7 +68,7 @@ static int put_position(hid_t f, const RunPosition *p) {
 /* Missing attributes (older files) read as zero. */
 static void get_position(hid_t f, RunPosition *p) {
     int64_t v;
-    *p = (RunPosition){ .best_accuracy = -1.0 };
+    *p = (RunPosition){ .best_value = -INFINITY };
     if (h5_get_attr_i64(f, "epoch", &v, 1)) p->epoch = (int)v;
     if (h5_get_attr_i64(f, "step", &v, 1)) p->step = v;
     if (h5_get_attr_i64(f, "epoch_step", &v, 1)) p->epoch_step = v;
@@ -76,7 +77,7 @@ static void get_position(hid_t f, RunPosition *p) {
     if (h5_get_attr_i64(f, "groups", &v, 1)) p->groups = (int)v;
     if (h5_get_attr_i64(f, "train_samples", &v, 1)) p->train_samples = v;
     h5_get_attr_f64(f, "epoch_loss_sum", &p->epoch_loss_sum);
-    h5_get_attr_f64(f, "best_accuracy", &p->best_accuracy);
+    h5_get_attr_f64(f, "best_value", &p->best_value);
     p->metrics_csv = h5_get_attr_str(f, "metrics_csv");
 }
 

@@ -2,7 +2,7 @@
  * Root attributes: format_version, dltrain_version, model (the model text),
  * model_source, input (C,H,W), class_names, and the run position (RunPosition
  * below: epoch, step, epoch_step, epoch_loss_sum, seed, batch, groups,
- * train_samples, best_accuracy, metrics_csv), everything an exact resume
+ * train_samples, best_value, metrics_csv), everything an exact resume
  * needs: every random choice is keyed by (seed, epoch, sample), so the
  * sampler and RNG state is the position itself.
  * Groups: /params/<layer>/<tensor> (PyTorch layouts and names),
@@ -28,7 +28,7 @@ typedef struct {
     uint64_t seed;
     int batch, groups;
     int64_t train_samples;     /* training-set size: resuming on other data is refused */
-    double best_accuracy;      /* best validation accuracy so far (for best.h5); -1: none yet */
+    double best_value;         /* best --best-metric value so far, higher is better (valid_loss negated); -inf: none */
     char *metrics_csv;         /* metrics.csv so far (owned by whoever filled it) */
 } RunPosition;
 

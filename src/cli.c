@@ -32,7 +32,8 @@ static int setup_threads(const Dist *d) {
     return n;
 }
 
-static int cmd_train(int argc, char **argv, const Dist *d) {
+/* train, or (lr_find) the learning-rate range test with the same flags */
+static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
     TrainConfig c = { .epochs = 10, .batch = 64, .groups = 4, .lr = 0.05f, .momentum = 0.9f,
                       .seed = 1, .progress = -1, .check_every = 100,
                       .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .step_epochs = 1, .gamma = 0.1f,
@@ -63,6 +64,7 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
         { "seed", F_U64, &c.seed, "1", "seed of every random choice (init, shuffling, dropout)" },
         { "topk", F_INT, &c.topk, "0", "also report top-k accuracy (single-label) / exact-match ratio (multi-label)" },
         { "fbeta", F_FLOAT, &c.fbeta, "0", "also report F-beta: macro over classes (single-label); per-sample mean, 2 by default (multi-label)" },
+        { "best-metric", F_STR, &c.best_metric, "accuracy", "best.h5 keeps the epoch best by accuracy, valid_loss, fbeta or topk" },
         { "threshold", F_FLOAT, &c.threshold, "0.5", "multi-label: a tag is predicted when its probability exceeds this" },
         { "augment", F_STR, &c.augment, "none", "training augmentation, comma-separated: hflip, vflip, dihedral, translate=P, brightness=B, contrast=C" },
         { "limit", F_INT, &c.limit, "0", "train on the first N images only (0: all); for quick checks" },
@@ -79,15 +81,23 @@ static int cmd_train(int argc, char **argv, const Dist *d) {
         { "check-every", F_INT, &c.check_every, "100", "compare a digest of every rank's weights every N steps; abort if they differ (0: never)" },
         { "profile", F_BOOL, &c.profile, NULL, "after each epoch, print forward/backward time per layer, data, allreduce and optimizer time" },
         { "no-progress", F_BOOL, &no_progress, NULL, "no progress bar or progress lines" },
+        /* lr-find only (last, so train's table stops before them) */
+        { "start-lr", F_FLOAT, &c.find_start, "1e-7", "lr-find: first learning rate" },
+        { "end-lr", F_FLOAT, &c.find_end, "10", "lr-find: last learning rate" },
+        { "iters", F_INT, &c.lr_find, "100", "lr-find: steps, lr growing exponentially (stops early when the loss explodes)" },
     };
-    int nflags = (int)(sizeof flags / sizeof flags[0]);
+    int nflags = (int)(sizeof flags / sizeof flags[0]) - (lr_find ? 0 : 3);
+    if (lr_find) { c.lr_find = 100; c.find_start = 1e-7f; c.find_end = 10.0f; c.valid_path = "none"; }
     if (flags_want_help(argc, argv)) {
         if (d->rank == 0)
-            flags_print("usage: [mpirun -np N] dltrain train --train T.h5 --valid V.h5 --model NAME|FILE --out RUNDIR [flags]",
+            flags_print(lr_find ? "usage: [mpirun -np N] dltrain lr-find --train T.h5 --model NAME|FILE --out RUNDIR [train's flags]"
+                                : "usage: [mpirun -np N] dltrain train --train T.h5 --valid V.h5 --model NAME|FILE --out RUNDIR [flags]",
                         flags, nflags);
         return 0;
     }
-    DlStatus st = flags_parse(flags, nflags, argc, argv, "dltrain train");
+    DlStatus st = flags_parse(flags, nflags, argc, argv, lr_find ? "dltrain lr-find" : "dltrain train");
+    if (st == DL_OK && lr_find && (c.lr_find < 2 || !(c.find_start > 0) || !(c.find_end > c.find_start)))
+        st = dl_fail(DL_EARG, "dltrain lr-find: --iters must be >= 2 and 0 < --start-lr < --end-lr");
     if (st == DL_OK && fine_tune) {
         char extra;
         if (sscanf(fine_tune, "%d,%d%c", &c.fine_tune[0], &c.fine_tune[1], &extra) != 2 || c.fine_tune[0] < 1 || c.fine_tune[1] < 1)
@@ -276,6 +286,7 @@ static void usage(FILE *f) {
             "usage: [mpirun -np N] dltrain COMMAND [flags]   (dltrain COMMAND --help for its flags)\n\n"
             "commands:\n"
             "  train     train a model on an HDF5 dataset (see dlprep), validate every epoch\n"
+            "  lr-find   the learning-rate range test: loss against an exponentially growing lr, a suggestion\n"
             "  eval      every metric of a checkpoint on a dataset: accuracy, top-k, F-beta, per class, confusion\n"
             "  summary   print a model's layers, output shapes and parameter counts\n\n"
             "zoo models: %s\n",
@@ -292,11 +303,12 @@ int dl_dltrain_main(int argc, char **argv) {
     } else if (!strcmp(argv[1], "--version")) {
         if (d.rank == 0) printf("dltrain %s\n", DLTRAIN_VERSION);
         rc = 0;
-    } else if (!strcmp(argv[1], "train")) rc = cmd_train(argc - 2, argv + 2, &d);
+    } else if (!strcmp(argv[1], "train")) rc = cmd_train(argc - 2, argv + 2, &d, 0);
+    else if (!strcmp(argv[1], "lr-find")) rc = cmd_train(argc - 2, argv + 2, &d, 1);
     else if (!strcmp(argv[1], "summary")) rc = cmd_summary(argc - 2, argv + 2, &d);
     else if (!strcmp(argv[1], "eval")) rc = cmd_eval(argc - 2, argv + 2, &d);
     else {
-        if (d.rank == 0) fprintf(stderr, "dltrain: unknown command '%s' (commands: train, eval, summary; see dltrain --help)\n", argv[1]);
+        if (d.rank == 0) fprintf(stderr, "dltrain: unknown command '%s' (commands: train, lr-find, eval, summary; see dltrain --help)\n", argv[1]);
         rc = 2;
     }
     dist_finalize(&d);

@@ -75,6 +75,7 @@ typedef struct {
     int64_t *perm;             /* (train.n) this epoch's order */
     RunPosition pos;           /* where the run stands (checkpointed) */
     double prof_data, prof_reduce, prof_opt;   /* seconds this epoch: batch loading, allreduce, optimizer */
+    float lr_override;         /* lr-find: this step's lr */
     int topk;                  /* extra metric columns (0: off) */
     double beta;
     char *model_text;          /* from the checkpoint when resuming without --model */
@@ -121,6 +122,10 @@ static DlStatus check_config(const TrainConfig *c, const Dist *d) {
                        d->size, c->groups, ok);
     }
     if (!(c->lr > 0)) return dl_fail(DL_EARG, "--lr must be > 0");
+    const char *bm = c->best_metric;
+    if (bm && strcmp(bm, "accuracy") && strcmp(bm, "valid_loss") && strcmp(bm, "fbeta") && strcmp(bm, "topk"))
+        return dl_fail(DL_EARG, "--best-metric %s: choose accuracy, valid_loss, fbeta or topk", bm);
+    if (bm && !strcmp(bm, "topk") && c->topk < 1) return dl_fail(DL_EARG, "--best-metric topk needs --topk K");
     return DL_OK;
 }
 
@@ -164,6 +169,7 @@ static void trainer_free(Trainer *t) {
 
 static DlStatus open_data(Trainer *t) {
     DlStatus st = dataset_open(&t->train, t->c->train_path);
+    if (t->c->lr_find) return dist_agree(t->d, st);   /* no validation */
     if (st == DL_OK && t->d->rank == 0) st = dataset_open(&t->valid, t->c->valid_path);
     if (st == DL_OK && t->d->rank == 0) {
         const Dataset *a = &t->train, *b = &t->valid;
@@ -370,7 +376,7 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
     if (!isfinite(norm))
         return dl_fail(DL_ENUMERIC, "gradient norm is %g at epoch %d step %lld: lower --lr or set --clip "
                        "(the run directory keeps the last good last.h5)", norm, epoch + 1, (long long)step + 1);
-    float lr = schedule_lr(t->cur, t->pos.step - t->sched_from);
+    float lr = t->lr_override > 0 ? t->lr_override : schedule_lr(t->cur, t->pos.step - t->sched_from);
     for (int i = 0; i < t->nseg; i++) t->seg_lr[i] = lr * t->seg_mult[i];
     optim_step(m->params, t->ob.state, red, t->seg, t->nseg, &t->opt, t->seg_lr, t->pos.step + 1);
     model_update_stats(m, red + m->n_params, t->G);
@@ -730,10 +736,79 @@ static const char *signal_name(int sig) {
     return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : sig == SIGUSR1 ? "SIGUSR1" : "a signal";
 }
 
+static void shuffle_epoch(Trainer *t, int epoch, int64_t n) {
+    for (int64_t i = 0; i < t->train.n; i++) t->perm[i] = i;
+    DlRng r = { dl_hash(t->c->seed, RNG_PERMUTE, (uint64_t)epoch, 0) };
+    rng_shuffle(&r, t->perm, n);
+}
+
+/* dltrain lr-find: Leslie Smith's range test as fastai runs it: the lr grows
+ * exponentially from --start-lr to --end-lr over --iters steps, the loss is
+ * smoothed (exponential average, beta 0.98, debiased), and the sweep stops
+ * when the smoothed loss exceeds 4x its minimum. Suggestions: the lr of the
+ * steepest descent of the smoothed loss (per log lr), and the lr of the
+ * minimum / 10. Writes RUNDIR/lr_find.csv; trains nothing that is kept. */
+static DlStatus lr_find_run(Trainer *t, int64_t steps, int64_t n) {
+    const TrainConfig *c = t->c;
+    int iters = c->lr_find, done = 0;
+    double *lr = dl_calloc((size_t)iters, sizeof(double)), *raw = dl_calloc((size_t)iters, sizeof(double));
+    double *sm = dl_calloc((size_t)iters, sizeof(double)), avg = 0.0, best = INFINITY;
+    DlStatus st = DL_OK;
+    int epoch = 0;
+    int64_t s = 0;
+    enter_epoch(t, 0, steps);
+    shuffle_epoch(t, 0, n);
+    for (int i = 0; i < iters && st == DL_OK; i++) {
+        if (s == steps) { shuffle_epoch(t, ++epoch, n); s = 0; }
+        lr[i] = c->find_start * pow((double)c->find_end / c->find_start, (double)i / (iters - 1));
+        t->lr_override = (float)lr[i];
+        double loss, right;
+        int stop;
+        st = train_step(t, epoch, s++, &loss, &right, &stop);
+        t->pos.step++;
+        if (st == DL_ENUMERIC) { st = DL_OK; break; }   /* diverged: the end of the sweep */
+        if (st != DL_OK) break;
+        avg = 0.98 * avg + 0.02 * loss;
+        raw[i] = loss;
+        sm[i] = avg / (1.0 - pow(0.98, i + 1));
+        done = i + 1;
+        if (sm[i] < best) best = sm[i];
+        if (stop || (i > 10 && sm[i] > 4.0 * best)) break;
+    }
+    if (st == DL_OK && t->d->rank == 0) {
+        int imin = 0, isteep = -1;
+        double steep = 0.0;
+        for (int i = 0; i < done; i++) if (sm[i] < sm[imin]) imin = i;
+        for (int i = 1; i + 1 < done && i <= imin; i++) {   /* slope per unit log lr, before the minimum */
+            double g = (sm[i + 1] - sm[i - 1]) / (log(lr[i + 1]) - log(lr[i - 1]));
+            if (isteep < 0 || g < steep) { steep = g; isteep = i; }
+        }
+        st = mkdir_p(c->out_dir);
+        char path[4096], *csv = NULL;
+        append(&csv, "lr,loss,smoothed_loss\n");
+        printf("%12s  %10s  %10s\n", "lr", "loss", "smoothed");
+        for (int i = 0; i < done; i++) {
+            append(&csv, "%.6g,%.6f,%.6f\n", lr[i], raw[i], sm[i]);
+            if (i % (done / 25 + 1) == 0 || i == done - 1) printf("%12.3g  %10.4f  %10.4f\n", lr[i], raw[i], sm[i]);
+        }
+        snprintf(path, sizeof path, "%s/lr_find.csv", c->out_dir);
+        if (st == DL_OK) st = write_text(path, csv);
+        dl_free(csv);
+        if (done < 3) printf("the loss diverged at once: lower --start-lr\n");
+        else {
+            printf("minimum smoothed loss %.4f at lr %.3g; suggested lr: %.3g (steepest descent), %.3g (minimum / 10)\n",
+                   sm[imin], lr[imin], isteep >= 0 ? lr[isteep] : lr[imin] / 10, lr[imin] / 10);
+        }
+        if (st == DL_OK) printf("wrote %s\n", path);
+    }
+    dl_free(lr); dl_free(raw); dl_free(sm);
+    return dist_agree(t->d, st);
+}
+
 DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     TrainConfig eff = *cfg;
     Trainer t = { .c = &eff, .d = d };
-    t.pos.best_accuracy = -1.0;
+    t.pos.best_value = -INFINITY;
     const TrainConfig *c = &eff;
     DlStatus st = DL_OK;
     if (cfg->resume) st = dist_agree(d, resume_info(&t, &eff, cfg->resume));
@@ -751,6 +826,11 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     if (st == DL_OK && cfg->resume) st = dist_agree(d, resume_load(&t, cfg->resume, n));
     if (st == DL_OK && t.pos.epoch >= c->epochs)
         st = dl_fail(DL_EARG, "'%s' has already trained %d epochs: raise --epochs to train more", cfg->resume, t.pos.epoch);
+    if (st == DL_OK && c->lr_find) {
+        st = lr_find_run(&t, steps, n);
+        trainer_free(&t);
+        return st;
+    }
     if (st == DL_OK && d->rank == 0) st = open_run_dir(&t, cfg->resume != NULL);
     st = dist_agree(d, st);
     if (st != DL_OK) {
@@ -810,9 +890,7 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
         enter_epoch(&t, epoch, steps);
         double t0 = dl_now(), sum_loss = t.pos.epoch_loss_sum;
         int64_t first = t.pos.epoch_step;
-        for (int64_t i = 0; i < t.train.n; i++) t.perm[i] = i;
-        DlRng r = { dl_hash(c->seed, RNG_PERMUTE, (uint64_t)epoch, 0) };
-        rng_shuffle(&r, t.perm, n);
+        shuffle_epoch(&t, epoch, n);
         int last_q = 0;
         for (int64_t s = first; s < steps && st == DL_OK && !stop; s++) {
             double loss, right;
@@ -869,8 +947,11 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
             char path[4096];
             snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
             st = write_text(path, t.metrics);
-            int best = vacc > t.pos.best_accuracy;
-            if (best) t.pos.best_accuracy = vacc;
+            /* best.h5 by --best-metric; higher is better (the loss is negated) */
+            const char *bm = c->best_metric ? c->best_metric : "accuracy";
+            double v = !strcmp(bm, "valid_loss") ? -vloss : !strcmp(bm, "fbeta") ? vf : !strcmp(bm, "topk") ? vtop : vacc;
+            int best = v > t.pos.best_value;
+            if (best) t.pos.best_value = v;
             if (st == DL_OK) st = save(&t, "last.h5");
             if (st == DL_OK && best) st = save(&t, "best.h5");
         }
@@ -890,10 +971,12 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     } else if (st == DL_OK) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
-        event(&t, "done", "\"best_accuracy\":%.6f,\"max_rss_mib\":%.1f", t.pos.best_accuracy, ru.ru_maxrss / 1024.0);
+        const char *bm = c->best_metric ? c->best_metric : "accuracy";
+        double bv = !strcmp(bm, "valid_loss") ? -t.pos.best_value : t.pos.best_value;
+        event(&t, "done", "\"best_metric\":\"%s\",\"best_value\":%.6f,\"max_rss_mib\":%.1f", bm, bv, ru.ru_maxrss / 1024.0);
         say(&t, "peak memory (rank 0): %.0f MiB\n", ru.ru_maxrss / 1024.0);
-        say(&t, "saved %s/last.h5 (best accuracy %.4f in %s/best.h5) and %s/metrics.csv\n", c->out_dir,
-            t.pos.best_accuracy, c->out_dir, c->out_dir);
+        say(&t, "saved %s/last.h5 (best %s %.4f in %s/best.h5) and %s/metrics.csv\n", c->out_dir, bm, bv,
+            c->out_dir, c->out_dir);
     } else {
         char e[4200];
         event(&t, "error", "\"message\":%s", jstr(e, sizeof e, dl_errmsg()));

@@ -29,6 +29,7 @@ typedef struct {
     int step_epochs;         /* step schedule: epochs between drops */
     float gamma;             /* step schedule: factor per drop */
     int topk;                /* report top-k accuracy (0: off) */
+    const char *best_metric; /* best.h5 by accuracy (default), valid_loss, fbeta, topk */
     float fbeta;             /* report F-beta (0: off; multi-label: 2 by default) */
     float threshold;         /* multi-label decision threshold (0.5) */
     float clip;              /* clip the gradient's global norm to this (0: off) */
@@ -36,6 +37,8 @@ typedef struct {
     int64_t limit;           /* use only the first `limit` training samples (0: all) */
     int progress;            /* -1: bar on a terminal, plain lines otherwise; 0: none */
     int fast_allreduce;      /* MPI_Allreduce instead of the fixed tree: not bit-identical across np */
+    int lr_find;             /* > 0: run the lr range test for this many steps instead of training */
+    float find_start, find_end;
     int profile;             /* print where the time goes after each epoch */
     int check_every;         /* compare a digest of every rank's weights every N steps (0: never) */
     int threads;             /* BLAS threads per rank (set by the caller; reported only) */

@@ -50,6 +50,16 @@ h5diff "$T/pre/last.h5" "$T/ft/last.h5" /params/fc1 /params/fc1 >/dev/null || fa
 h5diff -q "$T/pre/last.h5" "$T/ft/last.h5" /params/conv1 /params/conv1 >/dev/null && fail "fine-tune phase 2 left conv1 frozen"
 [ "$(wc -l < "$T/ft/metrics.csv")" -eq 3 ] || fail "fine-tune 1,1 should log 2 epochs"
 
+# the lr range test: lrs 1e-4 .. 1 over 21 steps, exponential (x 10^(4/20) per
+# step), loss recorded and smoothed, a suggestion printed, lr_find.csv written
+"$BUILD/dltrain" lr-find --train "$T/pre.h5" "${A[@]}" --out "$T/lrf" --start-lr 1e-4 --end-lr 1 --iters 21 > "$T/lrf.log"
+grep -q "suggested lr: " "$T/lrf.log" || fail "lr-find printed no suggestion: $(cat "$T/lrf.log")"
+awk -F, 'NR == 2 && ($1 + 0) != 1e-4 { exit 1 }
+         NR > 2 { r = $1 / prev; if (r < 1.584 || r > 1.586) exit 1 }
+         NR > 1 { prev = $1; if ($2 == "" || $3 == "") exit 1 } END { if (NR < 13) exit 1 }' "$T/lrf/lr_find.csv" \
+  || fail "lr_find.csv is not an exponential sweep: $(head -4 "$T/lrf/lr_find.csv")"
+expect_error "--iters must be >= 2" "$BUILD/dltrain" lr-find --train "$T/pre.h5" "${A[@]}" --out "$T/x" --iters 1
+
 printf 'conv name=a filters=4\nrelu\ndense name=b units=classes\n' > "$T/other.txt"
 expect_error "shares no layer (same name and shapes) with this model" \
   "$BUILD/dltrain" train --train "$T/target.h5" --valid "$T/target.h5" --model "$T/other.txt" --out "$T/x" --init "$T/pre/last.h5"

@@ -23,7 +23,7 @@ same_run() {
   h5diff --exclude-attribute / "$a" "$b" >/dev/null \
     || { h5diff -r --exclude-attribute / "$a" "$b" | grep -v "^0 differences" | head -8 || true; fail "$b differs from $a"; }
   local attr
-  for attr in epoch step epoch_step epoch_loss_sum seed batch groups best_accuracy model; do
+  for attr in epoch step epoch_step epoch_loss_sum seed batch groups best_value model; do
     [ "$(h5dump -a "/$attr" "$a" | tail -n +2)" = "$(h5dump -a "/$attr" "$b" | tail -n +2)" ] \
       || fail "attribute $attr differs: $a vs $b"
   done
