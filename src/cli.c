@@ -66,7 +66,7 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         { "fbeta", F_FLOAT, &c.fbeta, "0", "also report F-beta: macro over classes (single-label); per-sample mean, 2 by default (multi-label)" },
         { "best-metric", F_STR, &c.best_metric, "accuracy", "best.h5 keeps the epoch best by accuracy, valid_loss, fbeta or topk" },
         { "threshold", F_FLOAT, &c.threshold, "0.5", "multi-label: a tag is predicted when its probability exceeds this" },
-        { "augment", F_STR, &c.augment, "none", "training augmentation, comma-separated: hflip, vflip, dihedral, translate=P, brightness=B, contrast=C" },
+        { "augment", F_STR, &c.augment, "none", "training augmentation, comma-separated: crop=S, hflip, vflip, dihedral, translate=P, brightness=B, contrast=C" },
         { "limit", F_INT, &c.limit, "0", "train on the first N images only (0: all); for quick checks" },
         { "fast-allreduce", F_BOOL, &c.fast_allreduce, NULL, "use MPI_Allreduce: may be faster on a cluster, but weights are no longer bit-identical across -np" },
         { "resume", F_STR, &c.resume, "none", "continue a run exactly from its checkpoint (RUNDIR/last.h5); seed, batch, groups and model come from it" },
@@ -79,6 +79,8 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         { "stop-after", F_INT, &c.stop_after, "0", "stop after this many epochs, resumably (the schedule still spans --epochs)" },
         { "checkpoint-every", F_INT, &c.checkpoint_every, "0", "also write last.h5 every N steps (0: at epoch ends only)" },
         { "check-every", F_INT, &c.check_every, "100", "compare a digest of every rank's weights every N steps; abort if they differ (0: never)" },
+        { "memory-budget", F_INT, &c.memory_budget, "4096", "MiB of decoded training (and validation) images to hold in memory; a larger file is read from disk as it trains (0: no limit)" },
+        { "normalize", F_BOOL, &c.normalize, NULL, "subtract the training file's per-channel mean and divide by its std (dlprep stores them), for training and validation" },
         { "profile", F_BOOL, &c.profile, NULL, "after each epoch, print forward/backward time per layer, data, allreduce and optimizer time" },
         { "no-progress", F_BOOL, &no_progress, NULL, "no progress bar or progress lines" },
         /* lr-find only (last, so train's table stops before them) */

@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <math.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "checkpoint.h"
 #include "data/augment.h"
 #include "data/dataset.h"
+#include "data/loader.h"
 #include "evaluate.h"
 #include "layers/loss.h"
 #include "model.h"
@@ -73,6 +75,13 @@ typedef struct {
     float *seg_lr, *seg_mult;  /* (nseg) this step's lr; discriminative factor */
     int nseg;
     int64_t *perm;             /* (train.n) this epoch's order */
+    int64_t *perm_next;        /* (train.n) the order of epoch next_epoch (prefetch across the epoch end) */
+    int perm_epoch, next_epoch;     /* whose order perm / perm_next hold (-1: none) */
+    int64_t n_used, steps;     /* training samples used (--limit), steps per epoch */
+    int last_epoch;            /* no prefetch past the last step of epoch last_epoch - 1 */
+    Loader *loader;            /* background reads of the next step's samples */
+    const uint8_t *step_bytes; /* this step's samples of this rank (local * gs, NHWC) */
+    const int64_t *step_idx;   /* and their indices */
     RunPosition pos;           /* where the run stands (checkpointed) */
     double prof_data, prof_reduce, prof_opt;   /* seconds this epoch: batch loading, allreduce, optimizer */
     float lr_override;         /* lr-find: this step's lr */
@@ -157,7 +166,9 @@ static void trainer_free(Trainer *t) {
     dl_free(t->reduce_scratch); dl_free(t->ob.state); dl_free(t->seg);
     dl_free(t->seg_lr); dl_free(t->seg_mult);
     dl_free(t->m.prof);
+    loader_free(t->loader);
     dl_free(t->perm);
+    dl_free(t->perm_next);
     if (t->log) fclose(t->log);
     if (t->events) fclose(t->events);
     dl_free(t->metrics);
@@ -168,9 +179,21 @@ static void trainer_free(Trainer *t) {
 }
 
 static DlStatus open_data(Trainer *t) {
-    DlStatus st = dataset_open(&t->train, t->c->train_path);
+    int64_t budget = (int64_t)t->c->memory_budget << 20;
+    DlStatus st = dataset_open_budget(&t->train, t->c->train_path, budget);
+    if (st == DL_OK && t->c->normalize) {
+        if (!t->train.has_stats)
+            st = dl_fail(DL_EFORMAT, "--normalize: '%s' has no mean/std attributes (made by an older dlprep): "
+                         "re-run dlprep to store them", t->train.path);
+        t->train.normalize = 1;
+    }
     if (t->c->lr_find) return dist_agree(t->d, st);   /* no validation */
-    if (st == DL_OK && t->d->rank == 0) st = dataset_open(&t->valid, t->c->valid_path);
+    if (st == DL_OK && t->d->rank == 0) st = dataset_open_budget(&t->valid, t->c->valid_path, budget);
+    if (st == DL_OK && t->d->rank == 0 && t->c->normalize) {   /* validation uses the training statistics */
+        t->valid.normalize = 1;
+        memcpy(t->valid.mean, t->train.mean, sizeof t->valid.mean);
+        memcpy(t->valid.std, t->train.std, sizeof t->valid.std);
+    }
     if (st == DL_OK && t->d->rank == 0) {
         const Dataset *a = &t->train, *b = &t->valid;
         if (a->h != b->h || a->w != b->w || a->c != b->c)
@@ -284,6 +307,9 @@ static DlStatus build(Trainer *t) {
     }
     if (st != DL_OK) return st;
     t->perm = dl_malloc(sizeof(int64_t) * t->train.n);
+    t->perm_next = dl_malloc(sizeof(int64_t) * t->train.n);
+    t->perm_epoch = t->next_epoch = -1;
+    t->loader = loader_new(&t->train, t->local * t->gs);
     if (t->nworkers > 1) openblas_set_num_threads(1);   /* each thread runs its own groups */
     return DL_OK;
 }
@@ -320,17 +346,17 @@ static void add_into(float *a, const float *b, size_t n) {
 static void run_group(Trainer *t, Worker *k, int epoch, int64_t step, int g, float *red) {
     const TrainConfig *c = t->c;
     Model *m = k->m;
-    int group = t->d->rank * t->local + g;
-    const int64_t *idx = t->perm + step * c->batch + (int64_t)group * t->gs;
+    (void)step;
+    const Dataset *ds = &t->train;
+    const size_t per = (size_t)ds->c * ds->h * ds->w;
+    const int64_t *idx = t->step_idx + (int64_t)g * t->gs;   /* = perm + step * batch + (rank * local + g) * gs */
     double tp = dl_now();
     memset(red, 0, sizeof(float) * t->red_n);
-    dataset_images(&t->train, idx, t->gs, k->x);
-    if (augment_any(&t->aug)) {
-        const Dataset *ds = &t->train;
-        size_t per = (size_t)ds->c * ds->h * ds->w;
+    dataset_convert(ds, t->step_bytes + (size_t)g * t->gs * per, t->gs, k->x);
+    if (augment_any(&t->aug))
         for (int i = 0; i < t->gs; i++)
             augment_sample(k->x + i * per, k->aug_tmp, ds->c, ds->h, ds->w, &t->aug, c->seed, epoch, idx[i]);
-    }
+    dataset_normalize(ds, k->x, t->gs);
     load_targets(k, &t->train, idx, t->gs);
     if (k == t->wk) t->prof_data += dl_now() - tp;
     ForwardArgs a = { .training = 1, .sample = idx, .seed = c->seed, .epoch = epoch, .bstat = red + m->n_params };
@@ -344,10 +370,34 @@ static void run_group(Trainer *t, Worker *k, int epoch, int64_t step, int g, flo
 
 /* One optimizer step over global batch `step` of the epoch. Returns the
  * global batch's mean loss (through the reduced buffer). */
+static const int64_t *perm_of(Trainer *t, int epoch);
+
+/* This rank's samples of step (epoch, step): from the loader, which reads
+ * them ahead; then asks it for the next step's. A read error (the file
+ * changed or broke under the run) ends the process: the other ranks would
+ * otherwise wait for this one forever. */
+static void step_data(Trainer *t, int epoch, int64_t step) {
+    const int64_t off = (int64_t)t->d->rank * t->local * t->gs, cnt = (int64_t)t->local * t->gs;
+    double wait = 0.0;
+    DlStatus st = loader_get(t->loader, epoch, step, perm_of(t, epoch) + step * t->c->batch + off, (int)cnt,
+                             &t->step_bytes, &t->step_idx, &wait);
+    if (st != DL_OK) {
+        fprintf(stderr, "dltrain: rank %d: %s\n", t->d->rank, dl_errmsg());
+        exit(1);
+    }
+    t->prof_data += wait;
+    int ne = epoch;
+    int64_t ns = step + 1;
+    if (ns >= t->steps) { ne++; ns = 0; }
+    if (ne < t->last_epoch)
+        loader_request(t->loader, ne, ns, perm_of(t, ne) + ns * t->c->batch + off, (int)cnt);
+}
+
 static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, double *correct, int *stop) {
     Model *m = &t->m;
     const TrainConfig *c = t->c;
     int W = t->nworkers, L = t->local;
+    step_data(t, epoch, step);
     for (int w = 1; w < W; w++) t->wk[w].own.frozen = m->frozen;
     /* groups g = w, w + W, ... on thread w: which thread runs a group does
      * not change its bytes */
@@ -542,7 +592,9 @@ static DlStatus save(Trainer *t, const char *name) {
     snprintf(path, sizeof path, "%s/%s", t->c->out_dir, name);
     t->pos.metrics_csv = t->metrics;
     CheckpointMeta meta = { .pos = t->pos, .k = t->train.k, .class_names = t->train.class_names, .optim = t->ob };
+    dataset_h5_lock();   /* the loader thread may be reading the training file */
     DlStatus st = checkpoint_save(path, &t->m, &meta);
+    dataset_h5_unlock();
     t->pos.metrics_csv = NULL;
     char js[4200];
     if (st == DL_OK) event(t, "checkpoint", "\"path\":%s,\"epoch_step\":%lld", jstr(js, sizeof js, path),
@@ -736,10 +788,35 @@ static const char *signal_name(int sig) {
     return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : sig == SIGUSR1 ? "SIGUSR1" : "a signal";
 }
 
-static void shuffle_epoch(Trainer *t, int epoch, int64_t n) {
-    for (int64_t i = 0; i < t->train.n; i++) t->perm[i] = i;
+static void fill_perm(Trainer *t, int64_t *perm, int epoch) {
+    for (int64_t i = 0; i < t->train.n; i++) perm[i] = i;
     DlRng r = { dl_hash(t->c->seed, RNG_PERMUTE, (uint64_t)epoch, 0) };
-    rng_shuffle(&r, t->perm, n);
+    rng_shuffle(&r, perm, t->n_used);
+}
+
+/* The order of `epoch`: this epoch's, or (prefetching across the epoch end)
+ * the next one's, made once. */
+static const int64_t *perm_of(Trainer *t, int epoch) {
+    if (epoch == t->perm_epoch) return t->perm;
+    if (epoch != t->next_epoch) {
+        fill_perm(t, t->perm_next, epoch);
+        t->next_epoch = epoch;
+    }
+    return t->perm_next;
+}
+
+static void shuffle_epoch(Trainer *t, int epoch, int64_t n) {
+    t->n_used = n;
+    if (epoch == t->perm_epoch) return;
+    if (epoch == t->next_epoch) {
+        int64_t *p = t->perm;
+        t->perm = t->perm_next;
+        t->perm_next = p;
+        t->next_epoch = -1;
+    } else {
+        fill_perm(t, t->perm, epoch);
+    }
+    t->perm_epoch = epoch;
 }
 
 /* dltrain lr-find: Leslie Smith's range test as fastai runs it: the lr grows
@@ -756,6 +833,8 @@ static DlStatus lr_find_run(Trainer *t, int64_t steps, int64_t n) {
     DlStatus st = DL_OK;
     int epoch = 0;
     int64_t s = 0;
+    t->steps = steps;
+    t->last_epoch = INT_MAX;
     enter_epoch(t, 0, steps);
     shuffle_epoch(t, 0, n);
     for (int i = 0; i < iters && st == DL_OK; i++) {
@@ -822,6 +901,8 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
         st = dl_fail(DL_EARG, "'%s' has %lld training images, fewer than one batch of %d: lower --batch",
                      c->train_path, (long long)n, c->batch);
     int64_t steps = n / (c->batch > 0 ? c->batch : 1);   /* the last partial batch is dropped (a new one each epoch) */
+    t.n_used = n;
+    t.steps = steps;
     if (st == DL_OK) st = setup_schedule(&t, steps);
     if (st == DL_OK && cfg->resume) st = dist_agree(d, resume_load(&t, cfg->resume, n));
     if (st == DL_OK && t.pos.epoch >= c->epochs)
@@ -860,6 +941,18 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
         say(&t, "resuming %s: epoch %d, step %lld of it (%lld steps in all)\n", cfg->resume, t.pos.epoch + 1,
             (long long)t.pos.epoch_step, (long long)t.pos.step);
     if (augment_any(&t.aug)) say(&t, "augment: %s (training only)\n", c->augment);
+    if (t.train.streaming || t.valid.streaming)
+        say(&t, "streaming %s%s%s from the file%s (decoded images exceed --memory-budget %d MiB)\n",
+            t.train.streaming ? "training" : "", t.train.streaming && t.valid.streaming ? " and " : "",
+            t.valid.streaming ? "validation" : "", t.train.streaming && t.valid.streaming ? "s" : "", c->memory_budget);
+    if (c->normalize) {
+        char ms[64] = "", ss[64] = "";
+        for (int i = 0; i < t.train.c; i++) {
+            snprintf(ms + strlen(ms), sizeof ms - strlen(ms), "%s%.4f", i ? "," : "", t.train.mean[i]);
+            snprintf(ss + strlen(ss), sizeof ss - strlen(ss), "%s%.4f", i ? "," : "", t.train.std[i]);
+        }
+        say(&t, "normalize: mean %s, std %s per channel (from %s; training and validation)\n", ms, ss, c->train_path);
+    }
     if (c->fast_allreduce && d->size > 1)
         say(&t, "--fast-allreduce: MPI_Allreduce; the weights will not be bit-identical to other -np runs\n");
     char js[3][4200];
@@ -886,6 +979,7 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     int fault_rank = fault ? atoi(fault) : -1;
     int stop = 0;
     int last_epoch = c->stop_after > 0 && c->stop_after < c->epochs ? c->stop_after : c->epochs;
+    t.last_epoch = last_epoch;
     for (int epoch = t.pos.epoch; epoch < last_epoch && st == DL_OK && !stop; epoch++) {
         enter_epoch(&t, epoch, steps);
         double t0 = dl_now(), sum_loss = t.pos.epoch_loss_sum;

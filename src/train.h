@@ -51,6 +51,8 @@ typedef struct {
     int unfreeze;            /* train every layer (overrides --freeze) */
     int fine_tune[2];        /* E1,E2: E1 epochs frozen, then E2 unfrozen with discriminative lrs */
     float lr_mult;           /* fine-tune phase 2: first layer's lr = lr / lr_mult */          /* stop (resumably) after this many epochs of the --epochs schedule (0: run all) */    /* also write last.h5 every N steps (0: only at epoch ends) */
+    int memory_budget;       /* MiB of decoded images to hold in memory; larger files are streamed (<= 0: no limit) */
+    int normalize;           /* (x - mean) / std with the training file's per-channel statistics */
     struct { int seed, batch, groups; } given;   /* which of these the user set (they must agree with --resume) */
 } TrainConfig;
 

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "data/augment.h"
+#include "data/dataset.h"
 
 enum { C = 2, H = 4, W = 4, N = C * H * W };
 
@@ -69,6 +70,12 @@ static void test_parse(void **s) {
     assert_int_equal(augment_parse(&a, "translate=-1"), DL_EARG);
     assert_int_equal(augment_parse(&a, "translate=1.5"), DL_EARG);
     assert_int_equal(augment_parse(&a, "contrast=1"), DL_EARG);
+    assert_int_equal(augment_parse(&a, "crop"), DL_OK);
+    assert_true(a.crop == 0.35f && augment_any(&a));
+    assert_int_equal(augment_parse(&a, "crop=0.5,hflip"), DL_OK);
+    assert_true(a.crop == 0.5f && a.hflip);
+    assert_int_equal(augment_parse(&a, "crop=0"), DL_EARG);
+    assert_int_equal(augment_parse(&a, "crop=1.5"), DL_EARG);
 }
 
 static void test_flips(void **s) {
@@ -195,10 +202,106 @@ static void test_keyed(void **s) {
     }
 }
 
+/* Bilinear resample of box (y0, x0, bh, bw) to H x W written out in double:
+ * half-pixel centres, coordinates clamped to the box. */
+static void hand_crop(double *out, const float *in, const int box[4]) {
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++) {
+                double sy = (i + 0.5) * box[2] / H - 0.5, sx = (j + 0.5) * box[3] / W - 0.5;
+                if (sy < 0) sy = 0;
+                if (sx < 0) sx = 0;
+                int y0 = (int)sy, x0 = (int)sx;
+                int y1 = y0 + 1 < box[2] ? y0 + 1 : box[2] - 1, x1 = x0 + 1 < box[3] ? x0 + 1 : box[3] - 1;
+                double fy = sy - y0, fx = sx - x0;
+#define P(y, x) (double)in[(c * H + box[0] + (y)) * W + box[1] + (x)]
+                out[(c * H + i) * W + j] = (1 - fy) * ((1 - fx) * P(y0, x0) + fx * P(y0, x1)) +
+                                           fy * ((1 - fx) * P(y1, x0) + fx * P(y1, x1));
+#undef P
+            }
+}
+
+static void test_crop(void **s) {
+    (void)s;
+    float x[N], y[N], tmp[N];
+    double want[N];
+    int box[4];
+    /* scale 1, aspect 1 (u_ratio 0.5): the whole image, unchanged */
+    augment_crop_box(H, W, 1.0f, 0.7f, 0.5f, 0.3f, 0.9f, box);
+    assert_true(box[0] == 0 && box[1] == 0 && box[2] == H && box[3] == W);
+    base(x);
+    memcpy(y, x, sizeof y);
+    augment_crop(y, tmp, C, H, W, box);
+    assert_memory_equal(x, y, sizeof x);
+    /* a hand-checked case: the top-left 2x2 quarter doubled */
+    int q[4] = { 0, 0, 2, 2 };
+    memcpy(y, x, sizeof y);
+    augment_crop(y, tmp, C, H, W, q);
+    assert_true(y[0] == x[0]);                                   /* clamped corner */
+    assert_true(fabsf(y[1] - (0.75f * x[0] + 0.25f * x[1])) < 1e-6f);
+    assert_true(fabsf(y[3] - x[1]) < 1e-6f);                     /* clamped edge */
+    /* augment_sample: the box comes from draws 7..10 of the sample's keyed
+     * generator (after the older transforms' 6), lies in the image with an
+     * area fraction in about [scale, 1], and the output is its resample */
+    AugmentConfig a = { .crop = 0.35f };
+    int cropped = 0;
+    for (int i = 0; i < 200; i++) {
+        run(y, &a, 2, i);
+        DlRng r = { dl_hash(42, RNG_AUGMENT, 2, (uint64_t)i) };
+        for (int k = 0; k < 6; k++) rng_next(&r);
+        float ua = rng_unit(&r), ur = rng_unit(&r), uy = rng_unit(&r), ux = rng_unit(&r);
+        augment_crop_box(H, W, a.crop, ua, ur, uy, ux, box);
+        assert_true(box[0] >= 0 && box[1] >= 0 && box[2] >= 1 && box[3] >= 1);
+        assert_true(box[0] + box[2] <= H && box[1] + box[3] <= W);
+        assert_true(box[2] * box[3] >= 2);   /* 0.35 * 16 = 5.6 px, rounded per side */
+        base(x);
+        hand_crop(want, x, box);
+        for (int p = 0; p < N; p++) assert_true(fabs(y[p] - want[p]) < 1e-5);
+        cropped += memcmp(x, y, sizeof x) != 0;
+        float y2[N];
+        run(y2, &a, 2, i);
+        assert_memory_equal(y, y2, sizeof y);     /* keyed: same (seed, epoch, sample), same bytes */
+    }
+    assert_true(cropped > 150);
+    /* adding crop leaves the flips' choices: hflip alone vs hflip + crop of
+     * the full image (scale 1 still draws aspect: compare only when square) */
+    AugmentConfig f = { .hflip = 1 }, fc = { .hflip = 1, .crop = 1.0f };
+    for (int i = 0; i < 50; i++) {
+        float y1[N];
+        run(y1, &f, 0, i);
+        run(y, &fc, 0, i);
+        DlRng r = { dl_hash(42, RNG_AUGMENT, 0, (uint64_t)i) };
+        for (int k = 0; k < 6; k++) rng_next(&r);
+        float ua = rng_unit(&r), ur = rng_unit(&r), uy = rng_unit(&r), ux = rng_unit(&r);
+        augment_crop_box(H, W, 1.0f, ua, ur, uy, ux, box);
+        if (box[2] == H && box[3] == W) assert_memory_equal(y1, y, sizeof y);
+    }
+}
+
+/* --normalize: (x - mean[c]) / std[c] per channel, nothing without it */
+static void test_normalize(void **s) {
+    (void)s;
+    Dataset d = { .h = H, .w = W, .c = C, .normalize = 1, .mean = { 0.5f, 0.25f }, .std = { 0.5f, 2.0f } };
+    float x[2 * N], y[2 * N];
+    for (int i = 0; i < 2 * N; i++) x[i] = y[i] = (float)i / (2 * N);
+    dataset_normalize(&d, y, 2);
+    for (int b = 0; b < 2; b++)
+        for (int c = 0; c < C; c++)
+            for (int p = 0; p < H * W; p++) {
+                int i = (b * C + c) * H * W + p;
+                assert_true(y[i] == (x[i] - d.mean[c]) / d.std[c]);
+            }
+    d.normalize = 0;
+    memcpy(y, x, sizeof y);
+    dataset_normalize(&d, y, 2);
+    assert_memory_equal(x, y, sizeof x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),     cmocka_unit_test(test_flips),  cmocka_unit_test(test_dihedral),
         cmocka_unit_test(test_translate), cmocka_unit_test(test_jitter), cmocka_unit_test(test_keyed),
+        cmocka_unit_test(test_crop),      cmocka_unit_test(test_normalize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,9 @@
 
 #include <errno.h>
 #include <hdf5.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,8 +17,23 @@
 #include "h5util.h"
 #include "jpeg.h"
 
+static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
+void dataset_h5_lock(void) { pthread_mutex_lock(&h5_mutex); }
+void dataset_h5_unlock(void) { pthread_mutex_unlock(&h5_mutex); }
+
+static void close_handles(Dataset *d) {
+    if (d->h5_data > 0) H5Dclose((hid_t)d->h5_data);
+    if (d->h5_file > 0) H5Fclose((hid_t)d->h5_file);
+    d->h5_data = d->h5_file = 0;
+}
+
 void dataset_close(Dataset *d) {
     if (!d) return;
+    if (d->h5_data > 0 || d->h5_file > 0) {
+        dataset_h5_lock();
+        close_handles(d);
+        dataset_h5_unlock();
+    }
     for (int i = 0; d->class_names && i < d->k; i++) dl_free(d->class_names[i]);
     dl_free(d->class_names);
     dl_free(d->images);
@@ -52,7 +70,7 @@ static hid_t open_int_array(hid_t f, const char *path, const char *name, int ran
     return ds;
 }
 
-static DlStatus read_images(Dataset *d, hid_t f) {
+static DlStatus read_images(Dataset *d, hid_t f, int64_t budget) {
     hsize_t dims[4];
     hid_t ds = open_int_array(f, d->path, "images", 4, dims, "uint8 (N, H, W, C) with C = 1 or 3");
     if (ds < 0) return DL_EFORMAT;
@@ -74,6 +92,11 @@ static DlStatus read_images(Dataset *d, hid_t f) {
         d->h = (int)dims[1];
         d->w = (int)dims[2];
         d->c = (int)dims[3];
+        if (budget > 0 && (double)d->n * d->h * d->w * d->c > (double)budget) {
+            d->streaming = 1;           /* read on demand: keep the dataset open */
+            d->h5_data = (int64_t)ds;
+            return DL_OK;
+        }
         d->images = dl_malloc((size_t)d->n * (size_t)(d->h * d->w * d->c));
         if (H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->images) < 0)
             st = dl_fail(DL_EIO, "%s: cannot read 'images' (the file is damaged or truncated)", d->path);
@@ -174,7 +197,7 @@ static int jpeg_attr(hid_t f, hid_t ds, const char *name, int64_t *v) {
  * and channels of the first image). Decoded into d->images at once, reading
  * BLOCK entries at a time so the encoded bytes of the whole file are never
  * all in memory. */
-static DlStatus read_jpeg(Dataset *d, hid_t f) {
+static DlStatus read_jpeg(Dataset *d, hid_t f, int64_t budget) {
     enum { BLOCK = 1024 };
     hid_t ds = H5Dopen2(f, "jpeg", H5P_DEFAULT);
     if (ds < 0) return dl_fail(DL_EFORMAT, "%s: 'jpeg' is not a dataset (expected variable-length uint8 (N), one JPEG each)", d->path);
@@ -204,7 +227,49 @@ static DlStatus read_jpeg(Dataset *d, hid_t f) {
     if (st == DL_OK && (hw[0] > 0) != (hw[1] > 0))
         st = dl_fail(DL_EFORMAT, "%s: 'jpeg' has only one of the attributes height and width; give both or neither", d->path);
     d->n = (int64_t)n;
+    d->jpeg = 1;
+    d->jpeg_signed = is_signed;
     hid_t mt = H5Tvlen_create(is_signed ? H5T_NATIVE_INT8 : H5T_NATIVE_UINT8);
+    if (st == DL_OK && budget > 0 && (!hw[0] || !hw[2])) {
+        /* the size the attributes leave open comes from the first image */
+        hsize_t start = 0, one = 1;
+        hid_t ms = H5Screate_simple(1, &one, NULL);
+        hvl_t v0 = { 0 };
+        H5Sselect_hyperslab(sp, H5S_SELECT_SET, &start, NULL, &one, NULL);
+        if (H5Dread(ds, mt, ms, sp, H5P_DEFAULT, &v0) < 0)
+            st = dl_fail(DL_EIO, "%s: cannot read 'jpeg' entry 0 (the file is damaged or truncated)", d->path);
+        JpegCodec jc0 = { 0 };
+        uint8_t *img = NULL;
+        int ih, iw, ic;
+        if (st == DL_OK) {
+            char name[4096];
+            snprintf(name, sizeof name, "%s: jpeg[0]", d->path);
+            st = jpeg_decode(&jc0, v0.p, v0.len, (int)hw[2], 0, 0, name, &img, &ih, &iw, &ic);
+            if (st != DL_OK) {
+                char why[2048];
+                snprintf(why, sizeof why, "%s", dl_errmsg());
+                st = dl_fail(DL_EFORMAT, "%s (re-make the file with dlprep)", why);
+            }
+        }
+        if (st == DL_OK) {
+            if (!hw[0]) { hw[0] = ih; hw[1] = iw; }
+            hw[2] = ic;
+        }
+        dl_free(img);
+        jpeg_codec_free(&jc0);
+        H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, &v0);
+        H5Sclose(ms);
+    }
+    if (st == DL_OK && budget > 0 && (double)d->n * hw[0] * hw[1] * hw[2] > (double)budget) {
+        d->h = (int)hw[0];
+        d->w = (int)hw[1];
+        d->c = (int)hw[2];
+        d->streaming = 1;               /* decoded on demand: keep the dataset open */
+        d->h5_data = (int64_t)ds;
+        H5Tclose(mt);
+        H5Sclose(sp);
+        return DL_OK;
+    }
     hvl_t *v = dl_calloc(BLOCK, sizeof *v);
     JpegCodec jc = { 0 };
     size_t sample = 0;
@@ -256,7 +321,39 @@ static DlStatus read_jpeg(Dataset *d, hid_t f) {
     return st;
 }
 
-static DlStatus read_file(Dataset *d, hid_t f) {
+/* Root attributes mean and std: C floats each, std > 0 (0 is stored for a
+ * constant channel and read as 1). Absent: has_stats 0, the identity. */
+static DlStatus read_stats(Dataset *d, hid_t f) {
+    for (int c = 0; c < 3; c++) { d->mean[c] = 0.0f; d->std[c] = 1.0f; }
+    int a = H5Aexists(f, "mean") > 0, b = H5Aexists(f, "std") > 0;
+    if (!a && !b) return DL_OK;
+    float v[2][3];
+    const char *names[2] = { "mean", "std" };
+    for (int i = 0; i < 2; i++) {
+        hid_t at = H5Aopen(f, names[i], H5P_DEFAULT);
+        int ok = at >= 0;
+        if (ok) {
+            hid_t sp = H5Aget_space(at), ty = H5Aget_type(at);
+            ok = H5Tget_class(ty) == H5T_FLOAT && H5Sget_simple_extent_npoints(sp) == d->c &&
+                 H5Aread(at, H5T_NATIVE_FLOAT, v[i]) >= 0;
+            H5Tclose(ty);
+            H5Sclose(sp);
+            H5Aclose(at);
+        }
+        for (int c = 0; ok && c < d->c; c++) ok = isfinite(v[i][c]) && v[i][c] >= (i ? 0.0f : -1e30f);
+        if (!ok)
+            return dl_fail(DL_EFORMAT, "%s: attribute '%s' must be %d floats (per-channel %s in [0,1] units); re-run dlprep",
+                           d->path, names[i], d->c, i ? "std" : "mean");
+    }
+    for (int c = 0; c < d->c; c++) {
+        d->mean[c] = v[0][c];
+        d->std[c] = v[1][c] > 0.0f ? v[1][c] : 1.0f;
+    }
+    d->has_stats = 1;
+    return DL_OK;
+}
+
+static DlStatus read_file(Dataset *d, hid_t f, int64_t budget) {
     int64_t version = 0;
     if (H5Aexists(f, "format_version") > 0) {
         if (!h5_get_attr_i64(f, "format_version", &version, 1))
@@ -286,13 +383,15 @@ static DlStatus read_file(Dataset *d, hid_t f) {
             return dl_fail(DL_EFORMAT, "%s: attribute 'class_names' must be a list of strings (one per class)", d->path);
     }
     DlStatus st = H5Lexists(f, "images", H5P_DEFAULT) <= 0 && H5Lexists(f, "jpeg", H5P_DEFAULT) > 0
-                      ? read_jpeg(d, f) : read_images(d, f);
+                      ? read_jpeg(d, f, budget) : read_images(d, f, budget);
     if (st == DL_OK) st = d->multi ? read_targets(d, f) : read_labels(d, f);
+    if (st == DL_OK) st = read_stats(d, f);
     return st;
 }
 
-DlStatus dataset_open(Dataset *d, const char *path) {
-    *d = (Dataset){ 0 };
+DlStatus dataset_open(Dataset *d, const char *path) { return dataset_open_budget(d, path, 0); }
+
+static DlStatus open_locked(Dataset *d, const char *path, int64_t budget) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     struct stat sb;
     if (stat(path, &sb) != 0)
@@ -303,16 +402,103 @@ DlStatus dataset_open(Dataset *d, const char *path) {
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return dl_fail(DL_EIO, "%s: cannot open the HDF5 file (damaged, or no read permission)", path);
     d->path = dl_strdup(path);
-    DlStatus st = read_file(d, f);
-    H5Fclose(f);
+    DlStatus st = read_file(d, f, budget);
+    if (st == DL_OK && d->streaming) d->h5_file = (int64_t)f;
+    else H5Fclose(f);
+    if (st != DL_OK) close_handles(d);
+    return st;
+}
+
+DlStatus dataset_open_budget(Dataset *d, const char *path, int64_t budget) {
+    *d = (Dataset){ 0 };
+    dataset_h5_lock();
+    DlStatus st = open_locked(d, path, budget);
+    dataset_h5_unlock();
     if (st != DL_OK) dataset_close(d);
     return st;
 }
 
-void dataset_images(const Dataset *d, const int64_t *idx, int n, float *x) {
+/* Streaming raw: one hyperslab read per run of consecutive indices. */
+static DlStatus read_raw(const Dataset *d, const int64_t *idx, int n, uint8_t *out) {
+    const size_t per = (size_t)d->h * d->w * d->c;
+    DlStatus st = DL_OK;
+    hid_t ds = (hid_t)d->h5_data;
+    dataset_h5_lock();
+    hid_t sp = H5Dget_space(ds);
+    for (int i = 0; i < n && st == DL_OK;) {
+        int j = i + 1;
+        while (j < n && idx[j] == idx[j - 1] + 1) j++;
+        hsize_t start[4] = { (hsize_t)idx[i], 0, 0, 0 };
+        hsize_t count[4] = { (hsize_t)(j - i), (hsize_t)d->h, (hsize_t)d->w, (hsize_t)d->c };
+        hid_t ms = H5Screate_simple(4, count, NULL);
+        if (H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            H5Dread(ds, H5T_NATIVE_UINT8, ms, sp, H5P_DEFAULT, out + per * (size_t)i) < 0)
+            st = dl_fail(DL_EIO, "%s: cannot read 'images' %lld..%lld (the file is damaged, truncated or changed)",
+                         d->path, (long long)idx[i], (long long)idx[j - 1]);
+        H5Sclose(ms);
+        i = j;
+    }
+    H5Sclose(sp);
+    dataset_h5_unlock();
+    return st;
+}
+
+/* Streaming JPEG: the n entries in one point-selection read (under the
+ * lock), decoded outside it. */
+static DlStatus read_jpeg_entries(const Dataset *d, const int64_t *idx, int n, uint8_t *out, JpegCodec *jc) {
+    const size_t per = (size_t)d->h * d->w * d->c;
+    hid_t ds = (hid_t)d->h5_data;
+    hsize_t *coord = dl_malloc(sizeof(hsize_t) * (size_t)n), cnt = (hsize_t)n;
+    for (int i = 0; i < n; i++) coord[i] = (hsize_t)idx[i];
+    hvl_t *v = dl_calloc((size_t)n, sizeof *v);
+    DlStatus st = DL_OK;
+    dataset_h5_lock();
+    hid_t mt = H5Tvlen_create(d->jpeg_signed ? H5T_NATIVE_INT8 : H5T_NATIVE_UINT8);
+    hid_t sp = H5Dget_space(ds), ms = H5Screate_simple(1, &cnt, NULL);
+    if (H5Sselect_elements(sp, H5S_SELECT_SET, (size_t)n, coord) < 0 || H5Dread(ds, mt, ms, sp, H5P_DEFAULT, v) < 0)
+        st = dl_fail(DL_EIO, "%s: cannot read %d 'jpeg' entries from %lld (the file is damaged, truncated or changed)",
+                     d->path, n, (long long)idx[0]);
+    dataset_h5_unlock();
+    JpegCodec own = { 0 };
+    if (!jc) jc = &own;
+    for (int i = 0; i < n && st == DL_OK; i++) {
+        char name[4096];
+        snprintf(name, sizeof name, "%s: jpeg[%lld]", d->path, (long long)idx[i]);
+        uint8_t *img = NULL;
+        int ih, iw, ic;
+        st = jpeg_decode(jc, v[i].p, v[i].len, d->c, 0, 0, name, &img, &ih, &iw, &ic);
+        if (st == DL_OK && (ih != d->h || iw != d->w))
+            st = dl_fail(DL_EFORMAT, "%s is %dx%d pixels (WxH) but the file's images are %dx%d; "
+                         "re-make the file with dlprep (it stores one size)", name, iw, ih, d->w, d->h);
+        if (st == DL_OK) memcpy(out + per * (size_t)i, img, per);
+        dl_free(img);
+    }
+    jpeg_codec_free(&own);
+    dataset_h5_lock();
+    H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, v);
+    H5Sclose(ms);
+    H5Sclose(sp);
+    H5Tclose(mt);
+    dataset_h5_unlock();
+    dl_free(v);
+    dl_free(coord);
+    return st;
+}
+
+DlStatus dataset_read(const Dataset *d, const int64_t *idx, int n, uint8_t *out, JpegCodec *jc) {
+    const size_t per = (size_t)d->h * d->w * d->c;
+    if (n <= 0) return DL_OK;
+    if (!d->streaming) {
+        for (int i = 0; i < n; i++) memcpy(out + per * (size_t)i, d->images + per * (size_t)idx[i], per);
+        return DL_OK;
+    }
+    return d->jpeg ? read_jpeg_entries(d, idx, n, out, jc) : read_raw(d, idx, n, out);
+}
+
+void dataset_convert(const Dataset *d, const uint8_t *bytes, int n, float *x) {
     const int hw = d->h * d->w, c = d->c;
     for (int i = 0; i < n; i++) {
-        const uint8_t *src = d->images + (size_t)idx[i] * (size_t)(hw * c);
+        const uint8_t *src = bytes + (size_t)i * (size_t)(hw * c);
         float *dst = x + (size_t)i * (size_t)(hw * c);
         if (c == 1)
             for (int p = 0; p < hw; p++) dst[p] = (float)src[p] / 255.0f;
@@ -320,6 +506,32 @@ void dataset_images(const Dataset *d, const int64_t *idx, int n, float *x) {
             for (int p = 0; p < hw; p++)
                 for (int ch = 0; ch < c; ch++) dst[ch * hw + p] = (float)src[p * c + ch] / 255.0f;
     }
+}
+
+void dataset_normalize(const Dataset *d, float *x, int n) {
+    if (!d->normalize) return;
+    const size_t hw = (size_t)d->h * d->w;
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < d->c; ch++) {
+            float *p = x + ((size_t)i * d->c + ch) * hw, m = d->mean[ch], s = d->std[ch];
+            for (size_t j = 0; j < hw; j++) p[j] = (p[j] - m) / s;
+        }
+}
+
+void dataset_images(const Dataset *d, const int64_t *idx, int n, float *x) {
+    if (!d->streaming) {
+        const size_t per = (size_t)d->h * d->w * d->c;
+        for (int i = 0; i < n; i++) dataset_convert(d, d->images + per * (size_t)idx[i], 1, x + per * (size_t)i);
+    } else {
+        uint8_t *b = dl_malloc((size_t)n * d->h * d->w * d->c);
+        if (dataset_read(d, idx, n, b, NULL) != DL_OK) {
+            fprintf(stderr, "dltrain: %s\n", dl_errmsg());
+            exit(1);
+        }
+        dataset_convert(d, b, n, x);
+        dl_free(b);
+    }
+    dataset_normalize(d, x, n);
 }
 
 /* Writes one dataset with chunks of whole samples (about 64 KiB each). */
@@ -360,6 +572,59 @@ typedef struct {
     const size_t *jpeg_size;
 } Pixels;
 
+static int put_attr_f32(hid_t obj, const char *name, const float *v, int n) {
+    hsize_t dim = (hsize_t)n;
+    hid_t sp = H5Screate_simple(1, &dim, NULL);
+    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_FLOAT, v) >= 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return ok;
+}
+
+/* Per-channel sums of the stored pixels and their squares (exact integers). */
+static void stats_add(uint64_t *sum, uint64_t *sq, const uint8_t *img, size_t pixels, int c) {
+    for (size_t p = 0; p < pixels; p++)
+        for (int ch = 0; ch < c; ch++) {
+            uint64_t v = img[p * (size_t)c + ch];
+            sum[ch] += v;
+            sq[ch] += v * v;
+        }
+}
+
+/* Root attributes mean and std of every stored pixel, per channel, in [0,1]
+ * units (population std; double arithmetic from exact integer sums). JPEG
+ * files: of the decoded images, what a reader sees (none when one of them
+ * does not decode: the file is refused at open anyway). */
+static int write_stats(hid_t f, const Pixels *px, int64_t n, int h, int w, int c) {
+    uint64_t sum[3] = { 0 }, sq[3] = { 0 };
+    const size_t pixels = (size_t)h * w;
+    JpegCodec jc = { 0 };
+    int ok = 1;
+    for (int64_t i = 0; i < n && ok; i++) {
+        if (px->images) {
+            stats_add(sum, sq, px->images + (size_t)i * pixels * c, pixels, c);
+            continue;
+        }
+        uint8_t *img = NULL;
+        int ih, iw, ic;
+        ok = jpeg_decode(&jc, px->jpeg[i], px->jpeg_size[i], c, 0, 0, "jpeg", &img, &ih, &iw, &ic) == DL_OK &&
+             ih == h && iw == w;
+        if (ok) stats_add(sum, sq, img, pixels, c);
+        dl_free(img);
+    }
+    jpeg_codec_free(&jc);
+    if (!ok) return 1;   /* an entry that does not decode (readers refuse it): no statistics */
+    float mean[3], sd[3];
+    double count = (double)n * (double)pixels;
+    for (int ch = 0; ch < c; ch++) {
+        double m = (double)sum[ch] / count, var = (double)sq[ch] / count - m * m;
+        mean[ch] = (float)(m / 255.0);
+        sd[ch] = (float)(sqrt(var > 0.0 ? var : 0.0) / 255.0);
+    }
+    return put_attr_f32(f, "mean", mean, c) && put_attr_f32(f, "std", sd, c);
+}
+
 static int write_file(const char *tmp, const Pixels *px, int64_t n, int h, int w, int c,
                       const int32_t *labels, const uint8_t *targets, int k, char *const *class_names) {
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -381,6 +646,7 @@ static int write_file(const char *tmp, const Pixels *px, int64_t n, int h, int w
              h5_put_attr_i64(f, "channels", &(int64_t){ c }, 1);
     }
     ok = ok && write_labels_attrs(f, n, labels, targets, k, class_names);
+    ok = ok && write_stats(f, px, n, h, w, c);
     ok = H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 && ok;
     ok = H5Fclose(f) >= 0 && ok;
     return ok;
@@ -388,11 +654,14 @@ static int write_file(const char *tmp, const Pixels *px, int64_t n, int h, int w
 
 static DlStatus write_atomic(const char *path, const Pixels *px, int64_t n, int h, int w, int c,
                              const int32_t *labels, const uint8_t *targets, int k, char *const *class_names) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp)
         return dl_fail(DL_EIO, "output path too long: %s", path);
-    if (!write_file(tmp, px, n, h, w, c, labels, targets, k, class_names)) {
+    dataset_h5_lock();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    int ok = write_file(tmp, px, n, h, w, c, labels, targets, k, class_names);
+    dataset_h5_unlock();
+    if (!ok) {
         remove(tmp);
         return dl_fail(DL_EIO, "cannot write '%s' (check that its folder exists, is writable and has space)", path);
     }

@@ -9,14 +9,23 @@
  * one encoded JPEG per sample, and root attributes height, width, channels
  * (the decoded size). dataset_open decodes them all at open into the same
  * in-memory d->images, so nothing downstream knows how the file was stored;
- * this costs the decoded size in memory (streaming reads come later).
- * Not here (data-pipeline issue): streaming reads of files larger than
- * memory, prefetch threads, augmentation. */
+ * this costs the decoded size in memory, unless the file is opened with a
+ * memory budget it exceeds (dataset_open_budget): then the file stays open
+ * and samples are read on demand (dataset_read), raw ones by hyperslab,
+ * JPEG ones decoded as read. Either way the bytes are the same.
+ * HDF5 (serial) is not thread-safe: every HDF5 call of this file, and of any
+ * caller that may run beside a reading thread (checkpoint saves), holds
+ * dataset_h5_lock().
+ * Normalisation: dataset_write(_jpeg) stores root attributes mean and std
+ * (C floats each, per channel, in [0,1] units, over every pixel); with
+ * d->normalize set, dataset_images and dataset_normalize map x to
+ * (x - mean) / std. Prefetching: loader.h. Augmentation: augment.h. */
 #ifndef DL_DATASET_H
 #define DL_DATASET_H
 
 #include <stdint.h>
 
+#include "jpeg.h"
 #include "util.h"
 
 #define DATASET_FORMAT_VERSION 1
@@ -28,9 +37,16 @@ typedef struct {
     int k;                /* classes (tags for multi-label) */
     int multi;            /* 1 when task == "multi" (/targets), else /labels */
     char **class_names;   /* k NUL-terminated strings, owned */
-    uint8_t *images;      /* (N,H,W,C), the whole file in memory, owned */
+    uint8_t *images;      /* (N,H,W,C), the whole file in memory, owned; NULL when streaming */
     int32_t *labels;      /* (N) in [0,k), or NULL for multi-label, owned */
     uint8_t *targets;     /* (N,K) 0/1, or NULL for single-label, owned */
+    int streaming;        /* 1: images stay in the file, read by dataset_read */
+    int jpeg;             /* the file stores /jpeg (else /images) */
+    int jpeg_signed;      /* /jpeg holds int8 bytes */
+    int64_t h5_file, h5_data;   /* streaming: open HDF5 file and dataset (hid_t) */
+    int has_stats;        /* the file has the mean/std attributes */
+    float mean[3], std[3];      /* per channel, [0,1] units (std 1 when absent or 0) */
+    int normalize;        /* dataset_images/dataset_normalize apply (x - mean) / std */
 } Dataset;
 
 /* Opens `path`, checks it against the contract and loads it. On failure
@@ -39,10 +55,33 @@ typedef struct {
  * caller frees with dataset_close(). */
 DlStatus dataset_open(Dataset *d, const char *path);
 
+/* The same with a memory budget in bytes (<= 0: none): when the decoded
+ * images exceed it, the file stays open and d->images is NULL (streaming). */
+DlStatus dataset_open_budget(Dataset *d, const char *path, int64_t budget);
+
+/* Raw uint8 samples idx[0..n) (any order, repeats allowed) into out (n,H,W,C),
+ * from memory or from the file (one read per run of consecutive indices;
+ * JPEG entries read together, then decoded with jc, which may be NULL).
+ * Safe to call from any thread (HDF5 calls hold dataset_h5_lock). */
+DlStatus dataset_read(const Dataset *d, const int64_t *idx, int n, uint8_t *out, JpegCodec *jc);
+
+/* x (n,C,H,W) = bytes (n,H,W,C) / 255.0f; no normalisation. */
+void dataset_convert(const Dataset *d, const uint8_t *bytes, int n, float *x);
+
+/* With d->normalize: x (n,C,H,W) <- (x - mean[c]) / std[c]; else nothing. */
+void dataset_normalize(const Dataset *d, float *x, int n);
+
+/* Serialises HDF5 calls between threads (HDF5 serial is not thread-safe). */
+void dataset_h5_lock(void);
+void dataset_h5_unlock(void);
+
 /* Frees everything; accepts a zeroed or failed Dataset. */
 void dataset_close(Dataset *d);
 
-/* x (n,C,H,W) = images idx[0..n) scaled to [0,1] (NCHW, from stored NHWC). */
+/* x (n,C,H,W) = images idx[0..n) scaled to [0,1] (NCHW, from stored NHWC),
+ * then normalised when d->normalize: dataset_read + dataset_convert +
+ * dataset_normalize. A read error while streaming (the file changed or broke
+ * under a run) prints the message and exits. */
 void dataset_images(const Dataset *d, const int64_t *idx, int n, float *x);
 
 /* Writes a dataset file atomically (to "<path>.partial", then rename), so a
