@@ -81,6 +81,22 @@ static void get_position(hid_t f, RunPosition *p) {
     p->metrics_csv = h5_get_attr_str(f, "metrics_csv");
 }
 
+static void get_normalization(hid_t f, Normalization *n) {
+    *n = (Normalization){ 0 };
+    const char *names[2] = { "normalize_mean", "normalize_std" };
+    float *vals[2] = { n->mean, n->std };
+    for (int i = 0; i < 2; i++) {
+        if (H5Aexists(f, names[i]) <= 0) return;
+        hid_t a = H5Aopen(f, names[i], H5P_DEFAULT), sp = H5Aget_space(a);
+        hssize_t c = H5Sget_simple_extent_npoints(sp);
+        int ok = c >= 1 && c <= 3 && H5Aread(a, H5T_NATIVE_FLOAT, vals[i]) >= 0;
+        H5Sclose(sp); H5Aclose(a);
+        if (!ok) return;
+        n->channels = (int)c;
+    }
+    n->on = 1;
+}
+
 static int write_file(const char *tmp, const Model *m, const CheckpointMeta *meta) {
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) return 0;
@@ -93,6 +109,18 @@ static int write_file(const char *tmp, const Model *m, const CheckpointMeta *met
     ok = ok && h5_put_attr_i64(f, "input", input, 3);
     if (meta->k > 0) ok = ok && h5_put_attr_strs(f, "class_names", meta->class_names, meta->k);
     ok = ok && put_position(f, &meta->pos);
+    if (meta->norm.on) {
+        hsize_t dim = (hsize_t)meta->norm.channels;
+        const char *names[2] = { "normalize_mean", "normalize_std" };
+        const float *vals[2] = { meta->norm.mean, meta->norm.std };
+        for (int i = 0; i < 2 && ok; i++) {
+            hid_t sp = H5Screate_simple(1, &dim, NULL);
+            hid_t a = H5Acreate2(f, names[i], H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+            ok = a >= 0 && H5Awrite(a, H5T_NATIVE_FLOAT, vals[i]) >= 0;
+            if (a >= 0) H5Aclose(a);
+            H5Sclose(sp);
+        }
+    }
     ok = ok && put_layer_tensors(f, "params", m, m->params, m->w_off, 0);
     ok = ok && put_layer_tensors(f, "state", m, m->state, m->st_off, 1);
     if (ok && meta->optim.state) {
@@ -159,6 +187,7 @@ DlStatus checkpoint_info(CheckpointInfo *info, const char *path) {
         if (!info->model_source) info->model_source = dl_strdup(path);
         info->input = (Shape){ (int)input[0], (int)input[1], (int)input[2] };
         get_position(f, &info->pos);
+        get_normalization(f, &info->norm);
         info->class_names = h5_get_attr_strs(f, "class_names", &info->k);
     }
     H5Fclose(f);

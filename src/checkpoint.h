@@ -32,6 +32,13 @@ typedef struct {
     char *metrics_csv;         /* metrics.csv so far (owned by whoever filled it) */
 } RunPosition;
 
+/* --normalize: inputs were (x - mean) / std per channel (attributes
+ * normalize_mean, normalize_std); eval and resume apply the same. */
+typedef struct {
+    int on, channels;
+    float mean[3], std[3];
+} Normalization;
+
 /* Optimizer state: nbuf buffers of n_params floats, one after the other. */
 typedef struct {
     const char *kind;          /* "sgd", "adam", "adamw" */
@@ -45,6 +52,7 @@ typedef struct {
     int k;
     char **class_names;        /* (k) */
     OptimBuffers optim;
+    Normalization norm;
 } CheckpointMeta;
 
 DlStatus checkpoint_save(const char *path, const Model *m, const CheckpointMeta *meta);
@@ -54,6 +62,7 @@ typedef struct {
     char *model_text, *model_source;
     Shape input;
     RunPosition pos;           /* pos.metrics_csv owned by the info */
+    Normalization norm;        /* the input normalisation the model was trained with */
     int k;
     char **class_names;
 } CheckpointInfo;

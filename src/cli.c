@@ -194,6 +194,11 @@ static DlStatus eval_run(const char *ckpt, const char *data, const char *csv, co
         if (strcmp(ds.class_names[i], info.class_names[i]) != 0)
             st = dl_fail(DL_EFORMAT, "class %d is '%s' in '%s' but '%s' in checkpoint '%s'", i, ds.class_names[i], data,
                          info.class_names[i], ckpt);
+    if (st == DL_OK && info.norm.on) {   /* the inputs as the model saw them in training */
+        ds.normalize = 1;
+        memcpy(ds.mean, info.norm.mean, sizeof ds.mean);
+        memcpy(ds.std, info.norm.std, sizeof ds.std);
+    }
     if (st == DL_OK) st = model_init(&m, info.model_text, info.model_source, info.input, info.k, batch);
     if (st == DL_OK) st = checkpoint_load(ckpt, &m, NULL);
     if (st == DL_OK) {

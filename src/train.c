@@ -83,6 +83,7 @@ typedef struct {
     const uint8_t *step_bytes; /* this step's samples of this rank (local * gs, NHWC) */
     const int64_t *step_idx;   /* and their indices */
     RunPosition pos;           /* where the run stands (checkpointed) */
+    Normalization resume_norm; /* --resume: the checkpoint's input normalisation */
     double prof_data, prof_reduce, prof_opt;   /* seconds this epoch: batch loading, allreduce, optimizer */
     float lr_override;         /* lr-find: this step's lr */
     int topk;                  /* extra metric columns (0: off) */
@@ -186,6 +187,10 @@ static DlStatus open_data(Trainer *t) {
             st = dl_fail(DL_EFORMAT, "--normalize: '%s' has no mean/std attributes (made by an older dlprep): "
                          "re-run dlprep to store them", t->train.path);
         t->train.normalize = 1;
+        if (t->resume_norm.on) {   /* resuming: exactly the statistics the run started with */
+            memcpy(t->train.mean, t->resume_norm.mean, sizeof t->train.mean);
+            memcpy(t->train.std, t->resume_norm.std, sizeof t->train.std);
+        }
     }
     if (t->c->lr_find) return dist_agree(t->d, st);   /* no validation */
     if (st == DL_OK && t->d->rank == 0) st = dataset_open_budget(&t->valid, t->c->valid_path, budget);
@@ -592,6 +597,11 @@ static DlStatus save(Trainer *t, const char *name) {
     snprintf(path, sizeof path, "%s/%s", t->c->out_dir, name);
     t->pos.metrics_csv = t->metrics;
     CheckpointMeta meta = { .pos = t->pos, .k = t->train.k, .class_names = t->train.class_names, .optim = t->ob };
+    if (t->train.normalize) {
+        meta.norm = (Normalization){ .on = 1, .channels = t->train.c };
+        memcpy(meta.norm.mean, t->train.mean, sizeof meta.norm.mean);
+        memcpy(meta.norm.std, t->train.std, sizeof meta.norm.std);
+    }
     dataset_h5_lock();   /* the loader thread may be reading the training file */
     DlStatus st = checkpoint_save(path, &t->m, &meta);
     dataset_h5_unlock();
@@ -654,7 +664,11 @@ static DlStatus resume_info(Trainer *t, TrainConfig *eff, const char *path) {
                          path, c->model);
         dl_free(text);
     }
+    if (st == DL_OK && c->normalize && !info.norm.on)
+        st = dl_fail(DL_EARG, "--normalize contradicts checkpoint '%s', trained without it: drop --normalize to resume", path);
     if (st == DL_OK) {
+        eff->normalize = info.norm.on;   /* the checkpoint decides */
+        t->resume_norm = info.norm;
         eff->seed = info.pos.seed;
         eff->batch = info.pos.batch;
         eff->groups = info.pos.groups;

@@ -48,8 +48,13 @@ same_run "$T/mem" "$T/s1"
 same_run "$T/mem" "$T/s2"
 # stop after epoch 1, resume (streamed, the other np): as if never stopped
 train 2 "$T/r" "$T/train.h5" "$T/valid.h5" "${F[@]}" --memory-budget 1 --stop-after 1
-train 1 "$T/r" "$T/train.h5" "$T/valid.h5" --augment crop=0.6,hflip --normalize --memory-budget 1 --resume "$T/r/last.h5"
+# (the checkpoint carries the normalisation: the resume does not repeat --normalize)
+train 1 "$T/r" "$T/train.h5" "$T/valid.h5" --augment crop=0.6,hflip --memory-budget 1 --resume "$T/r/last.h5"
 same_run "$T/mem" "$T/r"
+# dltrain eval applies the checkpoint's normalisation: it reproduces the last epoch's accuracy
+acc=$(tail -n 1 "$T/mem/metrics.csv" | cut -d, -f4)
+"$BUILD/dltrain" eval --checkpoint "$T/mem/last.h5" --data "$T/valid.h5" | grep -q "accuracy $(printf %.4f "$acc")" \
+  || fail "eval of a --normalize checkpoint does not reproduce accuracy $acc"
 
 # JPEG-stored, decoded while streaming
 "$BUILD/dlprep" export "$T/train.h5" "$T/jt" >/dev/null
