@@ -275,7 +275,11 @@ static int cmd_eval(int argc, char **argv, const Dist *d) {
         st = dl_fail(DL_EARG, "dltrain eval: --topk and --batch must be >= 1, --threshold in [0, 1], --fbeta >= 0");
     if (st == DL_OK && d->rank == 0) {
         Dataset probe;   /* the default beta depends on the task */
-        if (beta == 0.0f) beta = dataset_open(&probe, data) == DL_OK && (dataset_close(&probe), probe.multi) ? 2.0f : 1.0f;
+        if (beta == 0.0f) {
+            int multi = dataset_open_budget(&probe, data, 1) == DL_OK && probe.multi;   /* streaming: reads no images */
+            dataset_close(&probe);
+            beta = multi ? 2.0f : 1.0f;
+        }
         EvalOptions eo = { .topk = topk, .beta = beta, .threshold = threshold };
         setup_threads(d);
         st = eval_run(ckpt, data, csv, &eo, batch);
