@@ -3,7 +3,8 @@
 # cluster: one rank per core block, bound to its cores, and each rank's BLAS
 # threads set to its share of the node's cores (dltrain does that itself
 # when OPENBLAS_NUM_THREADS is unset). Usage: launch/mpirun.sh -np N CMD...
-# Extra mpirun flags go in MPIRUN_FLAGS (e.g. "--hostfile hosts").
+# Extra mpirun flags go in MPIRUN_FLAGS (e.g. "--hostfile hosts"); when it is
+# set, the mapping and binding are left to those flags.
 set -euo pipefail
 extra=()
 [ "$(id -u)" -eq 0 ] && extra+=(--allow-run-as-root)
@@ -18,9 +19,7 @@ if [ "$np" -gt "$(nproc)" ] && [ -z "${MPIRUN_FLAGS:-}" ]; then
 elif [ -z "${MPIRUN_FLAGS:-}" ]; then
   # one machine: each rank gets an equal block of cores for its BLAS threads
   extra+=(--map-by "slot:PE=$(( $(nproc) / np ))" --bind-to core)
-else
-  extra+=(--map-by socket --bind-to core)
-fi
+fi   # with MPIRUN_FLAGS (a cluster) the placement is the caller's: nothing is added
 # Ranks cannot see whether mpirun's stdout is a terminal: tell them, for the
 # progress bar (plain progress lines otherwise).
 if [ -t 1 ]; then export DLTRAIN_TTY=1; else export DLTRAIN_TTY=0; fi
