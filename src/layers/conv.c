@@ -219,10 +219,46 @@ static void conv_backward_s1(const LayerCtx *c, int pad, int P, int Q) {
     }
 }
 
+/* ---- 1x1, stride 1, no padding: the input is its own im2col ----
+ * An image's input (C, H*W) is exactly col, so the GEMMs read and write the
+ * activations directly (pointwise convs of MobileNet-style nets). */
+static void conv_forward_1x1(const LayerCtx *c) {
+    const LayerSpec *s = c->s;
+    int K = s->filters, C = s->in.c, HW = s->in.h * s->in.w;
+    const float *bias = c->w + (size_t)K * C;
+    for (int n = 0; n < c->n; n++) {
+        float *y = c->out + (size_t)n * K * HW;
+        for (int k = 0; k < K; k++)
+            for (int i = 0; i < HW; i++) y[(size_t)k * HW + i] = bias[k];
+        /* y (K, HW) += weight (K, C) x x (C, HW) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, HW, C, 1.0f, c->w, C,
+                    c->in + (size_t)n * C * HW, HW, 1.0f, y, HW);
+    }
+}
+
+static void conv_backward_1x1(const LayerCtx *c) {
+    const LayerSpec *s = c->s;
+    int K = s->filters, C = s->in.c, HW = s->in.h * s->in.w;
+    for (int n = 0; n < c->n; n++) {   /* images in order: the sums over them are fixed */
+        const float *dy = c->dout + (size_t)n * K * HW, *x = c->in + (size_t)n * C * HW;
+        if (c->dw) {
+            float *dbias = c->dw + (size_t)K * C;
+            /* dweight (K, C) += dy (K, HW) x x^T (HW, C) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, HW, 1.0f, dy, HW, x, HW, 1.0f, c->dw, C);
+            for (int k = 0; k < K; k++) dbias[k] += sum8(dy + (size_t)k * HW, (size_t)HW);
+        }
+        /* dx (C, HW) += weight^T (C, K) x dy (K, HW), straight into the accumulated gradient */
+        if (c->din)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, HW, K, 1.0f, c->w, C, dy, HW, 1.0f,
+                        c->din + (size_t)n * C * HW, HW);
+    }
+}
+
 static void conv_forward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
     int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size;
     conv_geom(s, &pad, &P, &Q);
+    if (s->size == 1 && s->stride == 1 && pad == 0) { conv_forward_1x1(c); return; }
     if (s->stride == 1 && s->size > 1) { conv_forward_s1(c, pad, P, Q); return; }
     int PQ = P * Q;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)K * PQ;
@@ -243,6 +279,7 @@ static void conv_backward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
     int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size;
     conv_geom(s, &pad, &P, &Q);
+    if (s->size == 1 && s->stride == 1 && pad == 0) { conv_backward_1x1(c); return; }
     if (s->stride == 1 && s->size > 1) { conv_backward_s1(c, pad, P, Q); return; }
     int PQ = P * Q;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)K * PQ;
