@@ -55,10 +55,11 @@ static hid_t create_group_path(hid_t file, const char *path) {
 }
 
 static int put_position(hid_t f, const RunPosition *p) {
-    int64_t v[] = { p->epoch, p->step, p->epoch_step, (int64_t)p->seed, p->batch, p->groups, p->train_samples };
-    const char *names[] = { "epoch", "step", "epoch_step", "seed", "batch", "groups", "train_samples" };
+    int64_t v[] = { p->epoch, p->step, p->epoch_step, (int64_t)p->seed, p->batch, p->groups, p->train_samples,
+                    p->epoch_skipped };
+    const char *names[] = { "epoch", "step", "epoch_step", "seed", "batch", "groups", "train_samples", "epoch_skipped" };
     int ok = 1;
-    for (int i = 0; i < 7; i++) ok = ok && h5_put_attr_i64(f, names[i], &v[i], 1);
+    for (int i = 0; i < 8; i++) ok = ok && h5_put_attr_i64(f, names[i], &v[i], 1);
     ok = ok && h5_put_attr_f64(f, "epoch_loss_sum", p->epoch_loss_sum);
     ok = ok && h5_put_attr_f64(f, "best_value", p->best_value);
     ok = ok && h5_put_attr_str(f, "metrics_csv", p->metrics_csv ? p->metrics_csv : "");
@@ -76,6 +77,7 @@ static void get_position(hid_t f, RunPosition *p) {
     if (h5_get_attr_i64(f, "batch", &v, 1)) p->batch = (int)v;
     if (h5_get_attr_i64(f, "groups", &v, 1)) p->groups = (int)v;
     if (h5_get_attr_i64(f, "train_samples", &v, 1)) p->train_samples = v;
+    if (h5_get_attr_i64(f, "epoch_skipped", &v, 1)) p->epoch_skipped = v;
     h5_get_attr_f64(f, "epoch_loss_sum", &p->epoch_loss_sum);
     h5_get_attr_f64(f, "best_value", &p->best_value);
     p->metrics_csv = h5_get_attr_str(f, "metrics_csv");

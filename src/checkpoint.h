@@ -25,6 +25,7 @@ typedef struct {
     int64_t step;              /* optimizer steps taken in all (the schedule position) */
     int64_t epoch_step;        /* steps already done in epoch `epoch` (0 at an epoch boundary) */
     double epoch_loss_sum;     /* sum of those steps' losses, so the epoch's train_loss continues exactly */
+    int64_t epoch_skipped;     /* --skip-nonfinite: steps of this epoch skipped (not in the sum) */
     uint64_t seed;
     int batch, groups;
     int64_t train_samples;     /* training-set size: resuming on other data is refused */

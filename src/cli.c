@@ -60,6 +60,7 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         { "warmup", F_INT, &c.warmup, "0", "linear warmup over the first N steps (constant, step, cosine)" },
         { "step-epochs", F_INT, &c.step_epochs, "1", "step schedule: epochs between lr drops" },
         { "gamma", F_FLOAT, &c.gamma, "0.1", "step schedule: lr factor per drop" },
+        { "skip-nonfinite", F_BOOL, &c.skip_nonfinite, NULL, "skip a step whose loss or gradient is NaN/Inf (no update) instead of stopping" },
         { "clip", F_FLOAT, &c.clip, "0", "clip the gradient's global L2 norm to this (0: off)" },
         { "seed", F_U64, &c.seed, "1", "seed of every random choice (init, shuffling, dropout)" },
         { "topk", F_INT, &c.topk, "0", "also report top-k accuracy (single-label) / exact-match ratio (multi-label)" },

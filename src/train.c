@@ -398,10 +398,11 @@ static void step_data(Trainer *t, int epoch, int64_t step) {
         loader_request(t->loader, ne, ns, perm_of(t, ne) + ns * t->c->batch + off, (int)cnt);
 }
 
-static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, double *correct, int *stop) {
+static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, double *correct, int *stop, int *skipped) {
     Model *m = &t->m;
     const TrainConfig *c = t->c;
     int W = t->nworkers, L = t->local;
+    *skipped = 0;
     step_data(t, epoch, step);
     for (int w = 1; w < W; w++) t->wk[w].own.frozen = m->frozen;
     /* groups g = w, w + W, ... on thread w: which thread runs a group does
@@ -423,14 +424,20 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
     *loss = red[m->n_params + m->n_bstat + RED_LOSS] / c->batch;
     *correct = red[m->n_params + m->n_bstat + RED_CORRECT];
     *stop = red[m->n_params + m->n_bstat + RED_STOP] > 0.0f;
-    if (!isfinite(*loss))
-        return dl_fail(DL_ENUMERIC, "loss is %g at epoch %d step %lld: lower --lr (the run directory keeps the last good epoch's last.h5)",
-                       *loss, epoch + 1, (long long)step + 1);
-    /* the global gradient norm: clipping, and the check for Inf/NaN gradients */
-    float norm = optim_clip_grad_norm(red, m->n_params, c->clip > 0 ? c->clip : INFINITY);
-    if (!isfinite(norm))
-        return dl_fail(DL_ENUMERIC, "gradient norm is %g at epoch %d step %lld: lower --lr or set --clip "
+    /* the global gradient norm: clipping, and the check for Inf/NaN gradients;
+     * the same reduced numbers on every rank, so every rank decides alike */
+    float norm = isfinite(*loss) ? optim_clip_grad_norm(red, m->n_params, c->clip > 0 ? c->clip : INFINITY) : NAN;
+    if (!isfinite(*loss) || !isfinite(norm)) {
+        if (c->skip_nonfinite) {   /* no update, no statistics: as if the batch were not there */
+            *skipped = 1;
+            return DL_OK;
+        }
+        if (!isfinite(*loss))
+            return dl_fail(DL_ENUMERIC, "loss is %g at epoch %d step %lld: lower --lr, or --skip-nonfinite "
+                           "(the run directory keeps the last good last.h5)", *loss, epoch + 1, (long long)step + 1);
+        return dl_fail(DL_ENUMERIC, "gradient norm is %g at epoch %d step %lld: lower --lr, set --clip, or --skip-nonfinite "
                        "(the run directory keeps the last good last.h5)", norm, epoch + 1, (long long)step + 1);
+    }
     float lr = t->lr_override > 0 ? t->lr_override : schedule_lr(t->cur, t->pos.step - t->sched_from);
     for (int i = 0; i < t->nseg; i++) t->seg_lr[i] = lr * t->seg_mult[i];
     optim_step(m->params, t->ob.state, red, t->seg, t->nseg, &t->opt, t->seg_lr, t->pos.step + 1);
@@ -856,8 +863,9 @@ static DlStatus lr_find_run(Trainer *t, int64_t steps, int64_t n) {
         lr[i] = c->find_start * pow((double)c->find_end / c->find_start, (double)i / (iters - 1));
         t->lr_override = (float)lr[i];
         double loss, right;
-        int stop;
-        st = train_step(t, epoch, s++, &loss, &right, &stop);
+        int stop, skipped;
+        st = train_step(t, epoch, s++, &loss, &right, &stop, &skipped);
+        if (skipped) loss = NAN;
         t->pos.step++;
         if (st == DL_ENUMERIC) { st = DL_OK; break; }   /* diverged: the end of the sweep */
         if (st != DL_OK) break;
@@ -1002,16 +1010,21 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
         int last_q = 0;
         for (int64_t s = first; s < steps && st == DL_OK && !stop; s++) {
             double loss, right;
-            st = train_step(&t, epoch, s, &loss, &right, &stop);
-            sum_loss += loss;
+            int skipped;
+            st = train_step(&t, epoch, s, &loss, &right, &stop, &skipped);
+            if (skipped) {
+                t.pos.epoch_skipped++;
+                say(&t, "skipped epoch %d step %lld: non-finite loss or gradient (--skip-nonfinite)\n", epoch + 1, (long long)s + 1);
+            } else sum_loss += loss;
             t.pos.step++;
             t.pos.epoch_step = s + 1;
             t.pos.epoch_loss_sum = sum_loss;
+            int64_t counted = s + 1 - t.pos.epoch_skipped;
             if (st == DL_OK && fault_rank == d->rank && t.pos.step == 2) t.m.params[0] += 1e-3f;
             if (st == DL_OK && c->check_every > 0 && t.pos.step % c->check_every == 0)
                 st = check_same_weights(&t, epoch, s);
             if (st == DL_OK && (t.tty ? (s % 10 == 0 || s == steps - 1) : 1))
-                progress(&t, epoch, s + 1, steps, sum_loss / (s + 1), t0, &last_q);
+                progress(&t, epoch, s + 1, steps, counted > 0 ? sum_loss / counted : NAN, t0, &last_q);
             /* mid-epoch saves (epoch ends save below); the condition is the same on every rank */
             int due = s + 1 < steps && (stop || (c->checkpoint_every > 0 && t.pos.step % c->checkpoint_every == 0));
             if (due && st == DL_OK && d->rank == 0) st = save(&t, "last.h5");
@@ -1023,6 +1036,9 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
         t.pos.epoch = epoch + 1;
         t.pos.epoch_step = 0;
         t.pos.epoch_loss_sum = 0.0;
+        int64_t counted = steps - t.pos.epoch_skipped;
+        double train_loss = counted > 0 ? sum_loss / counted : NAN;
+        t.pos.epoch_skipped = 0;
         if (d->rank == 0) {
             EvalOptions eo = { .topk = t.topk > 0 ? t.topk : 1, .beta = t.beta > 0 ? t.beta : 1.0, .threshold = c->threshold };
             EvalResult er;
@@ -1047,11 +1063,11 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
             double el = dl_now() - t0;
             int secs = (int)(el + 0.5);
             double ips = (steps - first) * c->batch / train_time;
-            say(&t, "%5d  %10.4f  %10.4f  %8.4f%s  %02d:%02d  %8.0f\n", epoch + 1, sum_loss / steps, vloss, vacc, xt,
+            say(&t, "%5d  %10.4f  %10.4f  %8.4f%s  %02d:%02d  %8.0f\n", epoch + 1, train_loss, vloss, vacc, xt,
                 secs / 60, secs % 60, ips);
-            append(&t.metrics, "%d,%.6f,%.6f,%.6f%s,%.2f,%.1f\n", epoch + 1, sum_loss / steps, vloss, vacc, xc, el, ips);
+            append(&t.metrics, "%d,%.6f,%.6f,%.6f%s,%.2f,%.1f\n", epoch + 1, train_loss, vloss, vacc, xc, el, ips);
             event(&t, "epoch", "\"train_loss\":%.6f,\"valid_loss\":%.6f,\"accuracy\":%.6f%s,\"time\":%.2f,\"images_per_s\":%.1f",
-                  sum_loss / steps, vloss, vacc, xj, el, ips);
+                  train_loss, vloss, vacc, xj, el, ips);
             char path[4096];
             snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
             st = write_text(path, t.metrics);

@@ -32,7 +32,8 @@ typedef struct {
     const char *best_metric; /* best.h5 by accuracy (default), valid_loss, fbeta, topk */
     float fbeta;             /* report F-beta (0: off; multi-label: 2 by default) */
     float threshold;         /* multi-label decision threshold (0.5) */
-    float clip;              /* clip the gradient's global norm to this (0: off) */
+    float clip;
+    int skip_nonfinite;      /* skip a step whose loss or gradient is NaN/Inf instead of stopping */              /* clip the gradient's global norm to this (0: off) */
     uint64_t seed;
     int64_t limit;           /* use only the first `limit` training samples (0: all) */
     int progress;            /* -1: bar on a terminal, plain lines otherwise; 0: none */

@@ -111,6 +111,14 @@ acc=$(tail -n +2 "$T/straight/metrics.csv" | sort -t, -k4 -g | tail -1 | cut -d,
 grep -q "accuracy $(printf %.4f "$acc")" "$T/eval.log" || fail "eval accuracy differs from metrics.csv ($acc): $(head -2 "$T/eval.log")"
 grep -q "^9,.*" "$T/eval.csv" && grep -q "^macro_avg," "$T/eval.csv" || fail "eval.csv lacks class rows"
 
+# a numerical fault: lr 1e12 makes the loss NaN within a few steps. The run
+# stops naming epoch and step; --skip-nonfinite skips such steps instead
+expect_error "at epoch 1 step " "$BUILD/dltrain" train "${ARGS[@]}" --model "$T/net.txt" --epochs 1 --lr 1e12 --out "$T/nan"
+expect_error "or --skip-nonfinite" "$BUILD/dltrain" train "${ARGS[@]}" --model "$T/net.txt" --epochs 1 --lr 1e12 --out "$T/nan"
+"$BUILD/dltrain" train "${ARGS[@]}" --model "$T/net.txt" --epochs 1 --lr 1e12 --out "$T/nan2" --skip-nonfinite > "$T/nan2.log" \
+  || fail "--skip-nonfinite run failed: $(tail -2 "$T/nan2.log")"
+grep -q "skipped epoch 1 step [0-9]*: non-finite loss or gradient" "$T/nan2.log" || fail "no skipped step reported"
+
 # wrong resumes
 expect_error "was trained with another model than 'fmnist-bn': drop --model" \
   "$BUILD/dltrain" train "${ARGS[@]}" --model fmnist-bn --epochs 5 --out "$T/x" --resume "$T/straight/last.h5"
