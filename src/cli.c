@@ -42,9 +42,9 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
     int no_progress = 0;
     const Flag flags[] = {
         { "train", F_STR, &c.train_path, NULL, "training dataset (HDF5, from dlprep)" },
-        { "valid", F_STR, &c.valid_path, NULL, "validation dataset (HDF5), evaluated after every epoch" },
+        { "valid", F_STR, &c.valid_path, lr_find ? "unused" : NULL, "validation dataset (HDF5), evaluated after every epoch" },
         { "model", F_STR, &c.model, "from --resume", "zoo model name or model file (see `dltrain summary`); required unless --resume" },
-        { "out", F_STR, &c.out_dir, NULL, "run directory: last.h5, metrics.csv, log.txt" },
+        { "out", F_STR, &c.out_dir, NULL, lr_find ? "output directory: lr_find.csv" : "run directory: last.h5, best.h5, metrics.csv, log.txt, events.jsonl" },
         { "epochs", F_INT, &c.epochs, "10", "passes over the training data" },
         { "batch", F_INT, &c.batch, "64", "global batch size (all ranks together)" },
         { "groups", F_INT, &c.groups, "4", "fixed groups per batch (power of two); batch-norm statistics are per group; -np must divide it" },
@@ -62,7 +62,7 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         { "gamma", F_FLOAT, &c.gamma, "0.1", "step schedule: lr factor per drop" },
         { "skip-nonfinite", F_BOOL, &c.skip_nonfinite, NULL, "skip a step whose loss or gradient is NaN/Inf (no update) instead of stopping" },
         { "clip", F_FLOAT, &c.clip, "0", "clip the gradient's global L2 norm to this (0: off)" },
-        { "seed", F_U64, &c.seed, "1", "seed of every random choice (init, shuffling, dropout)" },
+        { "seed", F_U64, &c.seed, "1", "seed of every random choice (init, shuffling, dropout, augmentation)" },
         { "topk", F_INT, &c.topk, "0", "also report top-k accuracy (single-label) / exact-match ratio (multi-label)" },
         { "fbeta", F_FLOAT, &c.fbeta, "0", "also report F-beta: macro over classes (single-label); per-sample mean, 2 by default (multi-label)" },
         { "best-metric", F_STR, &c.best_metric, "accuracy", "best.h5 keeps the epoch best by accuracy, valid_loss, fbeta or topk" },
@@ -75,7 +75,7 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         { "reinit", F_STR, &c.reinit, "none", "with --init: comma-separated layers to start fresh anyway" },
         { "freeze", F_STR, &c.freeze, "none", "layers up to and including this one do not train (no backward; batch norm keeps its running statistics)" },
         { "unfreeze", F_BOOL, &c.unfreeze, NULL, "train every layer (the default; overrides --freeze)" },
-        { "fine-tune", F_STR, &fine_tune, "none", "E1,E2: E1 epochs with all but the head frozen (or up to --freeze), then E2 epochs unfrozen at lr/2 with discriminative lrs" },
+        { "fine-tune", F_STR, &fine_tune, "none", "E1,E2: E1 epochs with all but the head frozen (or up to --freeze), then E2 epochs unfrozen at lr/2 with discriminative lrs; sets --epochs to E1+E2" },
         { "lr-mult", F_FLOAT, &c.lr_mult, "100", "--fine-tune phase 2: the first layer's lr is the head's / this (geometric in between)" },
         { "stop-after", F_INT, &c.stop_after, "0", "stop after this many epochs, resumably (the schedule still spans --epochs)" },
         { "checkpoint-every", F_INT, &c.checkpoint_every, "0", "also write last.h5 every N steps (0: at epoch ends only)" },
@@ -121,7 +121,7 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         st = train_run(&c, d);
     }
     if (st != DL_OK) {
-        if (d->rank == 0) fprintf(stderr, "dltrain: %s\n", dl_errmsg());
+        if (d->rank == 0) flags_error("dltrain", dl_errmsg());
         return st == DL_EARG ? 2 : st == DL_EINTR ? 3 : 1;
     }
     return 0;
@@ -172,7 +172,7 @@ static int cmd_summary(int argc, char **argv, const Dist *d) {
     model_free(&m);
     dl_free(text);
     if (st != DL_OK) {
-        if (d->rank == 0) fprintf(stderr, "dltrain: %s\n", dl_errmsg());
+        if (d->rank == 0) flags_error("dltrain", dl_errmsg());
         return st == DL_EARG ? 2 : 1;
     }
     return 0;
@@ -286,7 +286,7 @@ static int cmd_eval(int argc, char **argv, const Dist *d) {
         st = eval_run(ckpt, data, csv, &eo, batch);
     }
     if (st != DL_OK) {
-        if (d->rank == 0) fprintf(stderr, "dltrain: %s\n", dl_errmsg());
+        if (d->rank == 0) flags_error("dltrain", dl_errmsg());
         return st == DL_EARG ? 2 : 1;
     }
     return 0;
@@ -307,7 +307,7 @@ static void usage(FILE *f) {
 
 int dl_dltrain_main(int argc, char **argv) {
     Dist d;
-    if (dist_init(&d, &argc, &argv) != DL_OK) { fprintf(stderr, "dltrain: %s\n", dl_errmsg()); return 1; }
+    if (dist_init(&d, &argc, &argv) != DL_OK) { flags_error("dltrain", dl_errmsg()); return 1; }
     int rc;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         if (d.rank == 0) usage(argc < 2 ? stderr : stdout);

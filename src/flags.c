@@ -16,7 +16,14 @@ DlStatus flags_parse(const Flag *flags, int nflags, int argc, char **argv, const
         const Flag *f = NULL;
         for (int j = 0; j < nflags; j++)
             if (strlen(flags[j].name) == len && strncmp(flags[j].name, a + 2, len) == 0) f = &flags[j];
-        if (!f) return dl_fail(DL_EARG, "%s: unknown flag '%s' (see %s --help)", cmd, a, cmd);
+        if (!f) {   /* a near miss: one name a prefix of the other (--epoch for --epochs) */
+            for (int j = 0; j < nflags && !f; j++) {
+                size_t fl = strlen(flags[j].name), m = len < fl ? len : fl;
+                if (m >= 3 && strncmp(flags[j].name, a + 2, m) == 0) f = &flags[j];
+            }
+            if (f) return dl_fail(DL_EARG, "%s: unknown flag '%s': did you mean --%s? (see %s --help)", cmd, a, f->name, cmd);
+            return dl_fail(DL_EARG, "%s: unknown flag '%s' (see %s --help)", cmd, a, cmd);
+        }
         if (f->type == F_BOOL) { *(int *)f->dst = 1; continue; }
         const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!v) return dl_fail(DL_EARG, "%s: --%s needs a value", cmd, f->name);
@@ -42,7 +49,8 @@ void flags_print(const char *usage, const Flag *flags, int nflags) {
     printf("%s\n\n", usage);
     for (int j = 0; j < nflags; j++) {
         char left[64];
-        snprintf(left, sizeof left, "--%s%s", flags[j].name, flags[j].type == F_BOOL ? "" : " V");
+        snprintf(left, sizeof left, "%s%s%s", strlen(flags[j].name) == 1 ? "-" : "--", flags[j].name,
+                 flags[j].type == F_BOOL ? "" : " V");
         printf("  %-22s %s", left, flags[j].help);
         if (flags[j].def) printf(" [default: %s]", flags[j].def);
         else if (flags[j].type != F_BOOL) printf(" (required)");
@@ -62,4 +70,10 @@ int flags_given(int argc, char **argv, const char *name) {
         if (!strncmp(argv[i], "--", 2) && !strncmp(argv[i] + 2, name, len) && (argv[i][2 + len] == '\0' || argv[i][2 + len] == '='))
             return 1;
     return 0;
+}
+
+void flags_error(const char *prog, const char *msg) {
+    size_t n = strlen(prog);
+    if (!strncmp(msg, prog, n) && msg[n] == ' ') fprintf(stderr, "%s\n", msg);   /* "dltrain train: ..." */
+    else fprintf(stderr, "%s: %s\n", prog, msg);
 }

@@ -22,6 +22,9 @@ typedef struct {
 DlStatus flags_parse(const Flag *flags, int nflags, int argc, char **argv, const char *cmd);
 void flags_print(const char *usage, const Flag *flags, int nflags);
 int flags_want_help(int argc, char **argv);
+/* Prints msg on stderr as "prog: msg", or as it is when it already names
+ * the program ("dltrain train: ..."). */
+void flags_error(const char *prog, const char *msg);
 /* 1 if --name (or --name=...) appears in argv. */
 int flags_given(int argc, char **argv, const char *name);
 

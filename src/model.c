@@ -253,7 +253,18 @@ static DlStatus parse_key(LayerSpec *s, const char *key, const char *val, const 
     else if (strcmp(key, "rate") == 0) ok = parse_float(val, &s->rate);
     else if (strcmp(key, "eps") == 0) ok = parse_float(val, &s->eps) && s->eps > 0;
     else if (strcmp(key, "momentum") == 0) ok = parse_float(val, &s->momentum) && s->momentum >= 0 && s->momentum <= 1;
-    if (!ok) return dl_fail(DL_EFORMAT, "%s: bad value '%s' for '%s'", where, val, key);
+    if (!ok) {
+        static const struct { const char *key, *want; } hint[] = {
+            { "filters", "a whole number >= 1" }, { "size", "a whole number >= 1" }, { "stride", "a whole number >= 1" },
+            { "pad", "a whole number >= 0, same or valid" }, { "units", "a whole number >= 1 or classes" },
+            { "alpha", "a number >= 0" }, { "rate", "a number in [0, 1)" }, { "eps", "a number > 0" },
+            { "momentum", "a number in [0, 1]" },
+        };
+        for (size_t i = 0; i < sizeof hint / sizeof hint[0]; i++)
+            if (!strcmp(hint[i].key, key))
+                return dl_fail(DL_EFORMAT, "%s: bad value '%s' for '%s' (expected %s)", where, val, key, hint[i].want);
+        return dl_fail(DL_EFORMAT, "%s: bad value '%s' for '%s'", where, val, key);
+    }
     return DL_OK;
 }
 

@@ -617,7 +617,9 @@ static DlStatus prep_folder(int argc, char **argv) {
     st = flags_parse(flags, nflags, argc - 1, argv + 1, "dlprep folder");
     if (st == DL_OK) st = check_import_opts(&o, argc - 1, argv + 1, "dlprep folder");
     if (st != DL_OK) return st;
-    if (!is_dir(dir)) return dl_fail(DL_EIO, "dlprep folder: '%s' is not a folder (expected DIR/<class>/*.jpg)", dir);
+    if (!is_dir(dir))
+        return dl_fail(DL_EIO, "dlprep folder: '%s' %s (expected DIR/<class>/*.jpg)", dir,
+                       access(dir, F_OK) == 0 ? "is not a folder" : "does not exist");
 
     /* train/ + valid/ (or val/, test/) layout? */
     char *train_dir = join(dir, "train"), *other_dir = NULL;
@@ -928,11 +930,7 @@ static char *safe_name(const char *s, int tag, int i) {
     return r;
 }
 
-static DlStatus make_dir(const char *dir) {
-    if (mkdir(dir, 0777) != 0 && !(errno == EEXIST && is_dir(dir)))
-        return dl_fail(DL_EIO, "cannot create folder '%s': %s", dir, strerror(errno));
-    return DL_OK;
-}
+static DlStatus make_dir(const char *dir) { return dl_mkdir_p(dir); }
 
 static DlStatus write_bytes(const char *path, const uint8_t *b, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -1073,7 +1071,7 @@ int dl_dlprep_main(int argc, char **argv) {
         return 2;
     }
     if (st != DL_OK) {
-        fprintf(stderr, "dlprep: %s\n", dl_errmsg());
+        flags_error("dlprep", dl_errmsg());
         return st == DL_EARG ? 2 : 1;
     }
     return 0;

@@ -53,7 +53,13 @@ DlStatus prep_subset(int argc, char **argv) {
     char *copy = dl_strdup(classes), *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok && st == DL_OK; tok = strtok_r(NULL, ",", &save)) {
         int c = class_index(&d, tok);
-        if (c < 0) st = dl_fail(DL_EARG, "dlprep subset: '%s' has no class '%s' (its classes: %s, ...)", in, tok, d.class_names[0]);
+        if (c < 0) {
+            char list[1024] = "";
+            for (int i = 0; i < d.k && strlen(list) < sizeof list - 64; i++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", d.class_names[i]);
+            st = dl_fail(DL_EFORMAT, "dlprep subset: '%s' has no class '%s' (its classes: %s; or an index 0..%d)", in, tok,
+                         list, d.k - 1);
+        }
         else if (pick[c]) st = dl_fail(DL_EARG, "dlprep subset: class '%s' is listed twice", tok);
         else { pick[c] = ++k; names[k - 1] = d.class_names[c]; }
     }

@@ -139,22 +139,6 @@ static DlStatus check_config(const TrainConfig *c, const Dist *d) {
     return DL_OK;
 }
 
-static DlStatus mkdir_p(const char *dir) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) return dl_fail(DL_EARG, "--out path too long");
-    for (char *p = buf + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char keep = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return dl_fail(DL_EIO, "cannot create run directory '%s': %s", buf, strerror(errno));
-            *p = keep;
-            if (!keep) break;
-        }
-    }
-    return DL_OK;
-}
-
 static void trainer_free(Trainer *t) {
     for (int i = 0; t->red && i < t->local; i++) dl_free(t->red[i]);
     dl_free(t->red);
@@ -621,7 +605,7 @@ static DlStatus save(Trainer *t, const char *name) {
 
 static DlStatus open_run_dir(Trainer *t, int resuming) {
     const TrainConfig *c = t->c;
-    DlStatus st = mkdir_p(c->out_dir);
+    DlStatus st = dl_mkdir_p(c->out_dir);
     char path[4096];
     if (st == DL_OK) {
         snprintf(path, sizeof path, "%s/log.txt", c->out_dir);
@@ -884,7 +868,7 @@ static DlStatus lr_find_run(Trainer *t, int64_t steps, int64_t n) {
             double g = (sm[i + 1] - sm[i - 1]) / (log(lr[i + 1]) - log(lr[i - 1]));
             if (isteep < 0 || g < steep) { steep = g; isteep = i; }
         }
-        st = mkdir_p(c->out_dir);
+        st = dl_mkdir_p(c->out_dir);
         char path[4096], *csv = NULL;
         append(&csv, "lr,loss,smoothed_loss\n");
         printf("%12s  %10s  %10s\n", "lr", "loss", "smoothed");

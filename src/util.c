@@ -6,7 +6,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static _Thread_local char errbuf[2048];
@@ -97,4 +99,21 @@ uint64_t dl_digest(const float *v, size_t n, uint64_t h) {
         h = (h ^ bits) * 0x100000001b3ull;   /* FNV-1a over 32-bit words */
     }
     return h;
+}
+
+DlStatus dl_mkdir_p(const char *dir) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) return dl_fail(DL_EARG, "path too long: %s", dir);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char keep = *p;
+            *p = '\0';
+            struct stat sb;
+            if (mkdir(buf, 0777) != 0 && !(errno == EEXIST && stat(buf, &sb) == 0 && S_ISDIR(sb.st_mode)))
+                return dl_fail(DL_EIO, "cannot create folder '%s': %s", buf, strerror(errno));
+            *p = keep;
+            if (!keep) break;
+        }
+    }
+    return DL_OK;
 }

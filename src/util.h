@@ -24,6 +24,10 @@ void *dl_realloc(void *p, size_t n);
 char *dl_strdup(const char *s);
 void dl_free(void *p);
 
+/* mkdir -p: creates dir and its missing parents (DL_EIO naming the one
+ * that could not be made). */
+DlStatus dl_mkdir_p(const char *dir);
+
 /* Seconds on a monotonic clock. */
 double dl_now(void);
 

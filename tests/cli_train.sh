@@ -67,7 +67,7 @@ expect_error "cannot open" "$BUILD/dltrain" train --train "$T/nope.h5" --valid "
 printf 'conv filters=8\nconv filter=8\n' > "$T/bad.txt"
 expect_error "bad.txt:2: 'conv' has no key 'filter'" \
   "$BUILD/dltrain" train --train "$T/train.h5" --valid "$T/valid.h5" --model "$T/bad.txt" --out "$T/x"
-expect_error "unknown flag '--epoch'" "$BUILD/dltrain" train --epoch 3
+expect_error "unknown flag '--epoch': did you mean --epochs?" "$BUILD/dltrain" train --epoch 3
 expect_error "--batch 30 is not a multiple of --groups 4" \
   "$BUILD/dltrain" train --train "$T/train.h5" --valid "$T/valid.h5" --model fmnist-bn --out "$T/x" --batch 30
 # a rank whose weights drift (the testing hook nudges one weight on rank 1

@@ -67,5 +67,8 @@ expect_error "--freeze: the model has no layer 'conv9'" \
   "$BUILD/dltrain" train --train "$T/target.h5" --valid "$T/target.h5" "${A[@]}" --out "$T/x" --freeze conv9
 expect_error "--init starts a new run from a checkpoint, --resume continues one" \
   "$BUILD/dltrain" train --train "$T/target.h5" --valid "$T/target.h5" "${A[@]}" --out "$T/x" --init "$T/pre/last.h5" --resume "$T/pre/last.h5"
-expect_error "has no class 'Shirts'" "$BUILD/dlprep" subset "$T/all.h5" --classes Shirts -o "$T/x.h5"
+expect_error "has no class 'Shirts' (its classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9; or an index 0..9)" \
+  "$BUILD/dlprep" subset "$T/all.h5" --classes Shirts -o "$T/x.h5"
+"$BUILD/dlprep" export "$T/target.h5" "$T/new/nested/dir" >/dev/null || fail "dlprep export into a new nested folder"
+[ "$(find "$T/new/nested/dir" -name '*.jpg' | wc -l)" -eq 80 ] || fail "export wrote the wrong number of JPEGs"
 echo "cli_transfer: passed"

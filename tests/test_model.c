@@ -26,6 +26,8 @@ static void test_parse_errors(void **s) {
     expect_error("conv filter=8\n", "net.txt:1: 'conv' has no key 'filter' (its keys: name, input, filters, size, stride, pad)");
     expect_error("# c\n\nconv filters=eight\n", "net.txt:3: bad value 'eight' for 'filters'");
     expect_error("dense units=10 oops\n", "net.txt:1: expected key=value, got 'oops'");
+    expect_error("conv filters=4 pad=sme\n", "net.txt:1: bad value 'sme' for 'pad' (expected a whole number >= 0, same or valid)");
+    expect_error("dense units=clases\n", "bad value 'clases' for 'units' (expected a whole number >= 1 or classes)");
     expect_error("conv name=a filters=2\nconv name=a filters=2\n", "net.txt:2: layer name 'a' is already used on line 1");
     expect_error("conv filters=4 size=4 pad=same\n", "net.txt:1: layer 'conv1': pad=same needs an odd kernel size");
     expect_error("conv filters=4 size=29\n", "smaller than the 29x29 kernel");
