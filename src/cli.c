@@ -221,11 +221,7 @@ static DlStatus eval_run(const char *ckpt, const char *data, const char *csv, co
         for (int i = 0; i < k; i++) {
             int64_t tp, fp, fn;
             if (ds.multi) { tp = r.mlt.tp[i]; fp = r.mlt.fp[i]; fn = r.mlt.fn[i]; }
-            else {
-                tp = r.single.confusion[(size_t)i * k + i];
-                fp = fn = 0;
-                for (int j = 0; j < k; j++) if (j != i) { fp += r.single.confusion[(size_t)j * k + i]; fn += r.single.confusion[(size_t)i * k + j]; }
-            }
+            else single_class_counts(&r.single, i, &tp, &fp, &fn);
             printf("%-*s  %9.4f  %9.4f  %9.4f  %8lld\n", w, ds.class_names[i], tp + fp ? (double)tp / (double)(tp + fp) : 0.0,
                    tp + fn ? (double)tp / (double)(tp + fn) : 0.0, metrics_fbeta(tp, fp, fn, eo->beta), (long long)(tp + fn));
         }

@@ -82,7 +82,7 @@ static int64_t single_trace(const SingleMetrics *m) {
 }
 
 /* tp, fp (predicted c, true other) and fn (true c, predicted other) of class c. */
-static void single_counts(const SingleMetrics *m, int c, int64_t *tp, int64_t *fp, int64_t *fn) {
+void single_class_counts(const SingleMetrics *m, int c, int64_t *tp, int64_t *fp, int64_t *fn) {
     int64_t row = 0, col = 0;
     for (int j = 0; j < m->k; j++) {
         row += m->confusion[(size_t)c * (size_t)m->k + (size_t)j];
@@ -100,7 +100,7 @@ double single_loss_mean(const SingleMetrics *m) { return ratio(m->loss_sum, (dou
 void single_precision_recall(const SingleMetrics *m, double *precision, double *recall) {
     for (int c = 0; c < m->k; c++) {
         int64_t tp, fp, fn;
-        single_counts(m, c, &tp, &fp, &fn);
+        single_class_counts(m, c, &tp, &fp, &fn);
         precision[c] = ratio((double)tp, (double)(tp + fp));
         recall[c] = ratio((double)tp, (double)(tp + fn));
     }
@@ -108,7 +108,7 @@ void single_precision_recall(const SingleMetrics *m, double *precision, double *
 
 double single_fbeta_class(const SingleMetrics *m, int c, double beta) {
     int64_t tp, fp, fn;
-    single_counts(m, c, &tp, &fp, &fn);
+    single_class_counts(m, c, &tp, &fp, &fn);
     return metrics_fbeta(tp, fp, fn, beta);
 }
 
@@ -282,7 +282,7 @@ DlStatus metrics_write_single_csv(const char *path, const SingleMetrics *m, char
     double psum = 0.0, rsum = 0.0;
     for (int c = 0; c < k; c++) {
         int64_t tp, fp, fn;
-        single_counts(m, c, &tp, &fp, &fn);
+        single_class_counts(m, c, &tp, &fp, &fn);
         double p = ratio((double)tp, (double)(tp + fp)), r = ratio((double)tp, (double)(tp + fn));
         psum += p;
         rsum += r;

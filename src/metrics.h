@@ -62,6 +62,8 @@ double single_accuracy(const SingleMetrics *m);
 double single_topk_accuracy(const SingleMetrics *m);
 double single_loss_mean(const SingleMetrics *m);
 void single_precision_recall(const SingleMetrics *m, double *precision /*k*/, double *recall /*k*/);
+/* Class c's true positives, false positives and false negatives. */
+void single_class_counts(const SingleMetrics *m, int c, int64_t *tp, int64_t *fp, int64_t *fn);
 double single_fbeta_class(const SingleMetrics *m, int c, double beta);
 double single_fbeta_macro(const SingleMetrics *m, double beta);   /* macro average over classes */
 

@@ -388,7 +388,6 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
     int W = t->nworkers, L = t->local;
     *skipped = 0;
     step_data(t, epoch, step);
-    for (int w = 1; w < W; w++) t->wk[w].own.frozen = m->frozen;
     /* groups g = w, w + W, ... on thread w: which thread runs a group does
      * not change its bytes */
 #ifdef _OPENMP
@@ -730,6 +729,7 @@ static void enter_epoch(Trainer *t, int epoch, int64_t steps) {
     Model *m = &t->m;
     int phase2 = c->fine_tune[0] > 0 && epoch >= c->fine_tune[0];
     m->frozen = phase2 ? 0 : t->freeze_at;
+    for (int w = 1; w < t->nworkers; w++) t->wk[w].own.frozen = m->frozen;
     set_segments(t);
     t->cur = phase2 ? &t->sched2 : &t->sched;
     t->sched_from = phase2 ? (int64_t)c->fine_tune[0] * steps : 0;

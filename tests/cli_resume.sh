@@ -16,20 +16,7 @@ export OPENBLAS_NUM_THREADS=1
   --limit 2048 -o "$T/train.h5" >/dev/null
 "$BUILD/dlprep" idx --images $FM/t10k-images-idx3-ubyte.gz --labels $FM/t10k-labels-idx1-ubyte.gz \
   --limit 256 -o "$T/valid.h5" >/dev/null
-cat > "$T/net.txt" <<'NET'
-conv    name=conv1 filters=8 size=3 pad=same
-bn      name=bn1
-relu
-maxpool size=2
-conv    name=conv2 filters=16 size=3 pad=same
-bn      name=bn2
-relu
-maxpool size=2
-dense   name=fc1 units=32
-relu
-dropout rate=0.3
-dense   name=fc2 units=classes
-NET
+small_net "$T/net.txt" 0.3
 BASE=(--train "$T/train.h5" --valid "$T/valid.h5" --batch 32 --groups 4 --lr 0.05)
 ARGS=("${BASE[@]}" --no-progress)
 

@@ -17,19 +17,7 @@ export OPENBLAS_NUM_THREADS=1
 "$BUILD/dlprep" subset "$T/all.h5" --classes 0,1,2,3,4,5 -o "$T/pre.h5" >/dev/null
 "$BUILD/dlprep" subset "$T/all.h5" --classes 6,7,8,9 --per-class 20 -o "$T/target.h5" >/dev/null
 h5dump -H -d /images "$T/target.h5" | grep -q "( 80, 28, 28, 1 )" || fail "subset --per-class 20 of 4 classes"
-cat > "$T/net.txt" <<'NET'
-conv    name=conv1 filters=8 size=3 pad=same
-bn      name=bn1
-relu
-maxpool size=2
-conv    name=conv2 filters=16 size=3 pad=same
-bn      name=bn2
-relu
-maxpool size=2
-dense   name=fc1 units=32
-relu
-dense   name=fc2 units=classes
-NET
+small_net "$T/net.txt"
 A=(--model "$T/net.txt" --batch 16 --groups 4 --lr 0.05 --no-progress)
 "$BUILD/dltrain" train --train "$T/pre.h5" --valid "$T/pre.h5" "${A[@]}" --epochs 1 --out "$T/pre" > "$T/pre.log"
 

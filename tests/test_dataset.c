@@ -18,16 +18,8 @@
 #include <hdf5.h>
 
 #include "data/dataset.h"
+#include "lib/testutil.h"
 
-static char dir[] = "/tmp/dltrain_test_dataset_XXXXXX";
-
-static const char *tmp(const char *name) {
-    static char buf[8][256];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
-    return buf[i];
-}
 
 static void expect_refused(const char *path, DlStatus want, const char *needle) {
     Dataset d;
@@ -297,7 +289,6 @@ static void test_failed_write_leaves_nothing(void **s) {
 }
 
 int main(void) {
-    if (!mkdtemp(dir)) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_multi_round_trip),
@@ -305,9 +296,5 @@ int main(void) {
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_failed_write_leaves_nothing),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) rc = 1;
-    return rc;
+    return cmocka_run_group_tests(tests, test_dir_make, test_dir_remove);
 }

@@ -21,16 +21,8 @@
 #include "data/dataset.h"
 #include "data/jpeg.h"
 #include "data/resize.h"
+#include "lib/testutil.h"
 
-static char dir[] = "/tmp/dltrain_test_jpeg_XXXXXX";
-
-static const char *tmp(const char *name) {
-    static char buf[8][256];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
-    return buf[i];
-}
 
 /* A smooth test image (h, w, c): JPEG keeps smooth images within a few levels. */
 static uint8_t *smooth(int h, int w, int c) {
@@ -415,18 +407,6 @@ static void test_dataset_jpeg(void **s) {
     jpeg_codec_free(&jc);
 }
 
-static int setup(void **s) {
-    (void)s;
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **s) {
-    (void)s;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_rgb_and_grey),
@@ -439,5 +419,5 @@ int main(void) {
         cmocka_unit_test(test_convert_channels),
         cmocka_unit_test(test_dataset_jpeg),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_dir_make, test_dir_remove);
 }

@@ -23,6 +23,7 @@
 #include "optim.h"
 #include "schedule.h"
 #include "util.h"
+#include "lib/testutil.h"
 
 #define FIXTURES DL_SOURCE_DIR "/tests/reference/fixtures/"
 #ifndef TOL
@@ -69,20 +70,6 @@ static int64_t read_attr_i64(hid_t g, const char *name) {
     return v;
 }
 
-/* max |ours - ref| / max(1, max |ref|) <= tol, as tests/test_reference.c. */
-static void expect_close(const char *what, const float *ours, const float *ref, size_t n, double tol) {
-    double maxref = 1.0, maxdiff = 0.0;
-    size_t worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (fabs(ref[i]) > maxref) maxref = fabs(ref[i]);
-        double d = fabs((double)ours[i] - ref[i]);
-        if (!(d <= maxdiff)) { maxdiff = d; worst = i; }
-    }
-    double rel = maxdiff / maxref;
-    if (!(rel <= tol))
-        fail_msg("%s: rel err %.3g > %.3g (at %zu: ours %.9g, torch %.9g)", what, rel, tol, worst, ours[worst],
-                 ref[worst]);
-}
 
 /* |got - want| <= tol, in double (cmocka 1.1.5's assert_float_equal is float). */
 #define expect_near(got, want, tol)                                                                \
@@ -126,7 +113,7 @@ static void check_optim_fixture(const char *group, OptKind kind) {
         memcpy(ref + NW, rb + k * NB, sizeof(float) * NB);
         char what[64];
         snprintf(what, sizeof what, "%s step %d", group, k + 1);
-        expect_close(what, p, ref, NP, TOL);
+        expect_close("", what, p, ref, NP, TOL);
     }
     test_free(state);
     test_free(w0); test_free(b0); test_free(gw); test_free(gb); test_free(rw); test_free(rb);
@@ -250,8 +237,8 @@ static void test_clip_fixture(void **state) {
         float *norm = read_data(g, "norm", H5T_NATIVE_FLOAT, 1);
         float *clipped = read_data(g, "clipped", H5T_NATIVE_FLOAT, NP);
         float got = optim_clip_grad_norm(grads, NP, (float)read_attr(g, "max_norm"));
-        expect_close(groups[i], &got, norm, 1, TOL);
-        expect_close(groups[i], grads, clipped, NP, TOL);
+        expect_close("", groups[i], &got, norm, 1, TOL);
+        expect_close("", groups[i], grads, clipped, NP, TOL);
         test_free(grads); test_free(norm); test_free(clipped);
         H5Gclose(g);
     }

@@ -21,6 +21,7 @@
 #include "h5util.h"
 #include "layers/loss.h"
 #include "model.h"
+#include "lib/testutil.h"
 
 #define FIXTURES DL_SOURCE_DIR "/tests/reference/fixtures/"
 
@@ -42,20 +43,6 @@ static char *read_model_text(hid_t f) {
     char *text = h5_get_attr_str(f, "model");
     if (!text) fail_msg("fixture has no string attribute 'model'");
     return text;
-}
-
-static void expect_close(const char *file, const char *what, const float *ours, const float *ref, size_t n, double tol) {
-    double maxref = 1.0, maxdiff = 0.0;
-    size_t worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (fabs(ref[i]) > maxref) maxref = fabs(ref[i]);
-        double d = fabs((double)ours[i] - ref[i]);
-        if (!(d <= maxdiff)) { maxdiff = d; worst = i; }
-    }
-    double rel = maxdiff / maxref;
-    if (!(rel <= tol))
-        fail_msg("%s %s: rel err %.3g > %.3g (at %zu: ours %.8g, torch %.8g)", file, what, rel, tol, worst,
-                 ours[worst], ref[worst]);
 }
 
 /* The generic check of one layer or model fixture. */

@@ -36,13 +36,13 @@ static int conv_params(const LayerSpec *s, TensorInfo t[4]) {
     return 2;
 }
 
-/* scratch: one image's col and dcol, (C*R*S, P*Q) each, then a padded
- * input tile for im2col (col is used before dcol, so they may overlap) */
+/* scratch: the general path's col and dcol, (C*R*S, P*Q) each, or the
+ * stride-1 path's buffers, whichever is larger */
 static size_t conv_scratch(const LayerSpec *s, int n) {
     (void)n;
     int pad = s->pad == PAD_SAME ? (s->size - 1) / 2 : s->pad;
     size_t Hp = (size_t)s->in.h + 2 * pad, Wp = (size_t)s->in.w + 2 * pad, CRS = (size_t)s->in.c * s->size * s->size;
-    size_t general = 2 * CRS * s->out.h * s->out.w + Hp * Wp;
+    size_t general = 2 * CRS * s->out.h * s->out.w;
     /* stride 1: tile (C*Hp*Wp + R), col and dcol (CRS, P*Wp), dy' (K, P*Wp) */
     size_t wide = (size_t)s->in.c * Hp * Wp + s->size + (2 * CRS + s->filters) * s->out.h * Wp;
     return general > wide ? general : wide;
@@ -54,37 +54,13 @@ static void conv_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
     init_fan_in_uniform(w, (size_t)s->filters * (fan_in + 1), fan_in, r);   /* weight, then bias */
 }
 
-/* Stride 1: each col row (c, r, t) is input channel c shifted by
- * (r - pad, t - pad). The channel is first copied into a zero-padded
- * (H + 2 pad) x (W + 2 pad) tile (in L1), so every output row is a plain
- * copy of Q floats with no bounds to test. */
-static void im2col_s1(float *col, float *tile, const float *x, int C, int H, int W, int R, int pad, int P, int Q) {
-    int Hp = H + 2 * pad, Wp = W + 2 * pad;
-    memset(tile, 0, sizeof(float) * (size_t)Hp * Wp);
-    for (int c = 0; c < C; c++) {
-        const float *xc = x + (size_t)c * H * W;
-        for (int h = 0; h < H; h++)
-            for (int w = 0; w < W; w++) tile[(h + pad) * Wp + pad + w] = xc[h * W + w];
-        for (int r = 0; r < R; r++)
-            for (int t = 0; t < R; t++) {
-                float *row = col + (((size_t)c * R + r) * R + t) * P * Q;
-                for (int p = 0; p < P; p++) {
-                    const float *src = tile + (p + r) * Wp + t;
-                    float *dst = row + p * Q;
-                    for (int q = 0; q < Q; q++) dst[q] = src[q];
-                }
-            }
-    }
-}
-
-/* Columns [0, P*Q) of col (C*R*S rows, row stride ld) from one image x (C, H, W). */
-static void im2col(float *col, size_t ld, const float *x, const LayerSpec *s, int pad, int P, int Q) {
+/* col (C*R*S, P*Q) from one image x (C, H, W). */
+static void im2col(float *col, const float *x, const LayerSpec *s, int pad, int P, int Q) {
     int C = s->in.c, H = s->in.h, W = s->in.w, R = s->size, st = s->stride;
-    if (st == 1 && ld == (size_t)P * Q) { im2col_s1(col, col + (size_t)C * R * R * P * Q, x, C, H, W, R, pad, P, Q); return; }
     for (int c = 0; c < C; c++)
         for (int r = 0; r < R; r++)
             for (int t = 0; t < R; t++) {
-                float *row = col + (((size_t)c * R + r) * R + t) * ld;
+                float *row = col + (((size_t)c * R + r) * R + t) * P * Q;
                 /* output columns q whose input column q*st - pad + t is inside [0, W) */
                 int q0 = pad - t > 0 ? (pad - t + st - 1) / st : 0;
                 int q1 = (W - 1 + pad - t) / st + 1;
@@ -103,13 +79,13 @@ static void im2col(float *col, size_t ld, const float *x, const LayerSpec *s, in
             }
 }
 
-/* dx (C, H, W) += col2im(columns [0, P*Q) of col, row stride ld). */
-static void col2im_add(float *dx, const float *col, size_t ld, const LayerSpec *s, int pad, int P, int Q) {
+/* dx (C, H, W) += col2im(col (C*R*S, P*Q)). */
+static void col2im_add(float *dx, const float *col, const LayerSpec *s, int pad, int P, int Q) {
     int C = s->in.c, H = s->in.h, W = s->in.w, R = s->size, st = s->stride;
     for (int c = 0; c < C; c++)
         for (int r = 0; r < R; r++)
             for (int t = 0; t < R; t++) {
-                const float *row = col + (((size_t)c * R + r) * R + t) * ld;
+                const float *row = col + (((size_t)c * R + r) * R + t) * P * Q;
                 int q0 = pad - t > 0 ? (pad - t + st - 1) / st : 0;
                 int q1 = (W - 1 + pad - t) / st + 1;
                 if (q1 > Q) q1 = Q;
@@ -268,7 +244,7 @@ static void conv_forward(const LayerCtx *c) {
         float *y = c->out + n * out_sz;
         for (int k = 0; k < K; k++)
             for (int i = 0; i < PQ; i++) y[(size_t)k * PQ + i] = bias[k];
-        im2col(col, (size_t)PQ, c->in + n * in_sz, s, pad, P, Q);
+        im2col(col, c->in + n * in_sz, s, pad, P, Q);
         /* y (K, PQ) += weight (K, CRS) x col (CRS, PQ) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, PQ, CRS,
                     1.0f, weight, CRS, col, PQ, 1.0f, y, PQ);
@@ -288,7 +264,7 @@ static void conv_backward(const LayerCtx *c) {
         const float *dy = c->dout + n * out_sz;
         if (c->dw) {
             float *dweight = c->dw, *dbias = c->dw + (size_t)K * CRS;
-            im2col(col, (size_t)PQ, c->in + n * in_sz, s, pad, P, Q);
+            im2col(col, c->in + n * in_sz, s, pad, P, Q);
             /* dweight (K, CRS) += dy (K, PQ) x col^T (PQ, CRS) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, CRS, PQ,
                         1.0f, dy, PQ, col, PQ, 1.0f, dweight, CRS);
@@ -298,7 +274,7 @@ static void conv_backward(const LayerCtx *c) {
             /* dcol (CRS, PQ) = weight^T (CRS, K) x dy (K, PQ) */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, PQ, K,
                         1.0f, c->w, CRS, dy, PQ, 0.0f, dcol, PQ);
-            col2im_add(c->din + n * in_sz, dcol, (size_t)PQ, s, pad, P, Q);
+            col2im_add(c->din + n * in_sz, dcol, s, pad, P, Q);
         }
     }
 }

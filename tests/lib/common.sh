@@ -30,3 +30,15 @@ same_run() {
   diff <(cut -d, -f1-4 "$1/metrics.csv") <(cut -d, -f1-4 "$2/metrics.csv") >/dev/null \
     || { diff <(cut -d, -f1-4 "$1/metrics.csv") <(cut -d, -f1-4 "$2/metrics.csv"); fail "$2/metrics.csv differs from $1"; }
 }
+
+# small_net FILE [DROPOUT]: two conv + batch-norm blocks and two dense layers
+# (every kind of state), with a dropout layer before the head when given
+small_net() {
+  {
+    printf 'conv    name=conv1 filters=8 size=3 pad=same\nbn      name=bn1\nrelu\nmaxpool size=2\n'
+    printf 'conv    name=conv2 filters=16 size=3 pad=same\nbn      name=bn2\nrelu\nmaxpool size=2\n'
+    printf 'dense   name=fc1 units=32\nrelu\n'
+    [ -n "${2:-}" ] && printf 'dropout rate=%s\n' "$2"
+    printf 'dense   name=fc2 units=classes\n'
+  } > "$1"
+}
