@@ -129,6 +129,13 @@ static void check_grads(const char *text, int n, int training, float h, double t
 
 static void test_conv_same(void **s) { (void)s; check_grads(IN(3, 6, 5) "conv name=c filters=4 size=3 pad=same\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_5x5(void **s) { (void)s; check_grads(IN(2, 7, 7) "conv name=c filters=3 size=5 pad=2\n", 2, 1, 1e-2f, 1e-3); }
+/* The paths of conv.c: >= 32 input channels take the direct AVX-512 kernels
+ * (rows of more than one 16-wide vector, channel counts off the 8 and 32
+ * blocks, pad other than same), 8..31 the shifted GEMMs. */
+static void test_conv_direct(void **s) { (void)s; check_grads(IN(32, 6, 19) "conv name=c filters=9 size=3 pad=same\n", 2, 1, 1e-2f, 1e-3); }
+static void test_conv_direct_5x5(void **s) { (void)s; check_grads(IN(33, 5, 18) "conv name=c filters=8 size=5 pad=1\n", 2, 1, 1e-2f, 1e-3); }
+static void test_conv_direct_valid(void **s) { (void)s; check_grads(IN(32, 7, 7) "conv name=c filters=16 size=3 pad=0\n", 2, 1, 1e-2f, 1e-3); }
+static void test_conv_shifted(void **s) { (void)s; check_grads(IN(12, 6, 7) "conv name=c filters=5 size=3 pad=same\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_stride2(void **s) { (void)s; check_grads(IN(2, 7, 9) "conv name=c filters=3 size=3 stride=2 pad=0\n", 3, 1, 1e-2f, 1e-3); }
 static void test_conv_stride2_pad1(void **s) { (void)s; check_grads(IN(2, 8, 8) "conv name=c filters=3 size=3 stride=2 pad=1\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_1x1(void **s) { (void)s; check_grads(IN(5, 4, 3) "conv name=c filters=3 size=1\n", 2, 1, 1e-2f, 1e-3); }
@@ -341,6 +348,8 @@ static void test_sigmoid_bce(void **s) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_same),      cmocka_unit_test(test_conv_5x5),
+        cmocka_unit_test(test_conv_direct),    cmocka_unit_test(test_conv_direct_5x5),
+        cmocka_unit_test(test_conv_direct_valid), cmocka_unit_test(test_conv_shifted),
         cmocka_unit_test(test_conv_stride2),   cmocka_unit_test(test_conv_stride2_pad1),
         cmocka_unit_test(test_conv_1x1),       cmocka_unit_test(test_dense),
         cmocka_unit_test(test_relu),           cmocka_unit_test(test_leaky),

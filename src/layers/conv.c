@@ -1,14 +1,18 @@
-/* conv.c: 2-D convolution, NCHW, as im2col + cblas_sgemm, one image at a
- * time: an image's col (C*R*S, P*Q) fits in L2 cache, and in NCHW an image's
- * output (K, P*Q) is exactly the GEMM's result, so nothing is transposed and
- * no group-wide col is kept: backward rebuilds each image's col while it is
- * hot in cache instead of reading a stored one from memory.
+/* conv.c: 2-D convolution, NCHW, one image at a time, by the fastest of
+ * four paths that fits the layer:
+ *   stride 1, >= 32 input channels, AVX-512 build: direct kernels (conv_direct.c);
+ *   1x1, stride 1, no padding: GEMMs straight on the activations;
+ *   stride 1, >= 8 input channels: R*R shifted GEMMs on the zero-padded image;
+ *   anything else: im2col + cblas_sgemm (an image's col fits in L2).
  * weight (K, C, R, S) as in PyTorch, bias (K). Zero padding `pad` on every
- * side (`pad=same` is (R-1)/2), any stride.
+ * side (`pad=same` is (R-1)/2), any stride. Every path sums each output in
+ * an order fixed by the layer's shape alone, so results do not depend on
+ * how many images a call gets.
  * Not here: groups, dilation (no model in the zoo uses them). */
 #include <cblas.h>
 #include <string.h>
 
+#include "layers/conv_direct.h"
 #include "layers/layer.h"
 
 static void conv_geom(const LayerSpec *s, int *pad, int *P, int *Q) {
@@ -34,18 +38,6 @@ static int conv_params(const LayerSpec *s, TensorInfo t[4]) {
     t[0] = (TensorInfo){ "weight", 4, { s->filters, s->in.c, s->size, s->size }, 1 };
     t[1] = (TensorInfo){ "bias", 1, { s->filters }, 0 };
     return 2;
-}
-
-/* scratch: the general path's col and dcol, (C*R*S, P*Q) each, or the
- * stride-1 path's buffers, whichever is larger */
-static size_t conv_scratch(const LayerSpec *s, int n) {
-    (void)n;
-    int pad = s->pad == PAD_SAME ? (s->size - 1) / 2 : s->pad;
-    size_t Hp = (size_t)s->in.h + 2 * pad, Wp = (size_t)s->in.w + 2 * pad, CRS = (size_t)s->in.c * s->size * s->size;
-    size_t general = 2 * CRS * s->out.h * s->out.w;
-    /* stride 1: tile (C*Hp*Wp + R), col and dcol (CRS, P*Wp), dy' (K, P*Wp) */
-    size_t wide = (size_t)s->in.c * Hp * Wp + s->size + (2 * CRS + s->filters) * s->out.h * Wp;
-    return general > wide ? general : wide;
 }
 
 static void conv_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
@@ -100,46 +92,76 @@ static void col2im_add(float *dx, const float *col, const LayerSpec *s, int pad,
             }
 }
 
-/* ---- stride 1: the padded-width layout ----
- * With the input zero-padded to Hp x Wp and flattened, input pixel
- * (p + r, q + t) is element (p * Wp + q) + (r * Wp + t): so each im2col row
- * (c, r, t) is ONE contiguous run of P*Wp floats of the padded channel, if
- * the output is computed on a P x Wp grid whose last Wp - Q columns are
- * thrown away. That costs Wp/Q more GEMM work and saves the row-by-row
- * copies of im2col and col2im, which cost more. */
+/* ---- stride 1: shifted GEMMs on the padded input ----
+ * With an image zero-padded to Hp x Wp and flattened, input pixel
+ * (p + r, q + t) is element (p * Wp + q) + (r * Wp + t). So if the output is
+ * computed on a P x Wp grid whose last Wp - Q columns are thrown away, tap
+ * (r, t) of the kernel reads the padded channels shifted by r * Wp + t: a
+ * plain (C, P*Wp) matrix with row stride Hp*Wp. The convolution is R*R
+ * GEMMs over those shifted views, with no im2col at all; backward-data is
+ * the same GEMMs transposed, adding into a padded gradient at the same
+ * shifts (no col2im). Garbage columns read at most R-1 floats past the last
+ * channel, hence the R spare zeros after each tile. */
 
-static void pad_channels(float *tile, const float *x, int C, int H, int W, int pad) {
-    int Hp = H + 2 * pad, Wp = W + 2 * pad;
-    memset(tile, 0, sizeof(float) * ((size_t)C * Hp * Wp));
-    for (int ch = 0; ch < C; ch++)
-        for (int h = 0; h < H; h++)
-            memcpy(tile + ((size_t)ch * Hp + h + pad) * Wp + pad, x + ((size_t)ch * H + h) * W, sizeof(float) * W);
+/* Below this many input channels the per-tap GEMMs are too thin (K = C);
+ * such layers (a first layer on grey or RGB images) take im2col. */
+#define S1_MIN_C 8
+
+typedef struct {
+    int K, C, R, H, W, pad, P, Q, Hp, Wp;
+    size_t N, plane, tile, taps;   /* P*Wp; Hp*Wp; C*Hp*Wp + R; K*C per tap */
+} S1Geom;
+
+static S1Geom s1_geom(const LayerSpec *s, int pad, int P, int Q) {
+    S1Geom g = { s->filters, s->in.c, s->size, s->in.h, s->in.w, pad, P, Q, s->in.h + 2 * pad, s->in.w + 2 * pad,
+                 0, 0, 0, 0 };
+    g.N = (size_t)P * g.Wp;
+    g.plane = (size_t)g.Hp * g.Wp;
+    g.tile = (size_t)g.C * g.plane + g.R;
+    g.taps = (size_t)g.K * g.C;
+    return g;
 }
 
-static void wide_im2col(float *col, const float *tile, int C, int Hp, int Wp, int R, size_t N) {
-    for (int ch = 0; ch < C; ch++)
-        for (int r = 0; r < R; r++)
-            for (int t = 0; t < R; t++)
-                memcpy(col + (((size_t)ch * R + r) * R + t) * N, tile + (size_t)ch * Hp * Wp + r * Wp + t, sizeof(float) * N);
+static size_t s1_scratch(const S1Geom *g) {
+    /* tile, dtile, weight by tap, dweight by tap, yw */
+    return 2 * g->tile + 2 * (size_t)g->R * g->R * g->taps + (size_t)g->K * g->N;
+}
+
+static void pad_channels(float *tile, const float *x, const S1Geom *g) {
+    memset(tile, 0, sizeof(float) * g->tile);
+    for (int ch = 0; ch < g->C; ch++)
+        for (int h = 0; h < g->H; h++)
+            memcpy(tile + ch * g->plane + (size_t)(h + g->pad) * g->Wp + g->pad, x + ((size_t)ch * g->H + h) * g->W,
+                   sizeof(float) * g->W);
+}
+
+/* wt[r*R + t] (K, C) = weight[:, :, r, t] */
+static void weight_by_tap(float *wt, const float *w, const S1Geom *g) {
+    int RR = g->R * g->R;
+    for (int k = 0; k < g->K; k++)
+        for (int ch = 0; ch < g->C; ch++)
+            for (int i = 0; i < RR; i++) wt[i * g->taps + (size_t)k * g->C + ch] = w[((size_t)k * g->C + ch) * RR + i];
 }
 
 static void conv_forward_s1(const LayerCtx *c, int pad, int P, int Q) {
     const LayerSpec *s = c->s;
-    int K = s->filters, C = s->in.c, R = s->size, CRS = C * R * R, H = s->in.h, W = s->in.w;
-    int Hp = H + 2 * pad, Wp = W + 2 * pad;
-    size_t N = (size_t)P * Wp, in_sz = shape_size(s->in), out_sz = (size_t)K * P * Q;
-    float *tile = c->scratch, *col = tile + (size_t)C * Hp * Wp + R, *yw = col + (size_t)CRS * N;
-    const float *bias = c->w + (size_t)K * CRS;
+    S1Geom g = s1_geom(s, pad, P, Q);
+    int K = g.K, C = g.C, R = g.R;
+    size_t in_sz = shape_size(s->in), out_sz = (size_t)K * P * Q;
+    float *tile = c->scratch, *wt = tile + 2 * g.tile, *yw = wt + 2 * (size_t)R * R * g.taps;
+    const float *bias = c->w + (size_t)K * C * R * R;
+    weight_by_tap(wt, c->w, &g);
     for (int n = 0; n < c->n; n++) {
-        pad_channels(tile, c->in + n * in_sz, C, H, W, pad);
-        memset(tile + (size_t)C * Hp * Wp, 0, sizeof(float) * R);   /* read only by thrown-away columns */
-        wide_im2col(col, tile, C, Hp, Wp, R, N);
-        /* yw (K, P*Wp) = weight (K, CRS) x col (CRS, P*Wp) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)N, CRS, 1.0f, c->w, CRS, col, (int)N, 0.0f, yw, (int)N);
+        pad_channels(tile, c->in + n * in_sz, &g);
+        /* yw (K, P*Wp) = sum over taps of weight_tap (K, C) x shifted tile (C, P*Wp) */
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < R; t++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)g.N, C, 1.0f, wt + (r * R + t) * g.taps,
+                            C, tile + (size_t)r * g.Wp + t, (int)g.plane, r + t ? 1.0f : 0.0f, yw, (int)g.N);
         float *y = c->out + n * out_sz;
         for (int k = 0; k < K; k++)
             for (int p = 0; p < P; p++) {
-                const float *src = yw + (size_t)k * N + (size_t)p * Wp;
+                const float *src = yw + (size_t)k * g.N + (size_t)p * g.Wp;
                 float *dst = y + ((size_t)k * P + p) * Q;
                 for (int q = 0; q < Q; q++) dst[q] = src[q] + bias[k];
             }
@@ -148,51 +170,50 @@ static void conv_forward_s1(const LayerCtx *c, int pad, int P, int Q) {
 
 static void conv_backward_s1(const LayerCtx *c, int pad, int P, int Q) {
     const LayerSpec *s = c->s;
-    int K = s->filters, C = s->in.c, R = s->size, CRS = C * R * R, H = s->in.h, W = s->in.w;
-    int Hp = H + 2 * pad, Wp = W + 2 * pad;
-    size_t N = (size_t)P * Wp, in_sz = shape_size(s->in), out_sz = (size_t)K * P * Q;
-    float *tile = c->scratch, *col = tile + (size_t)C * Hp * Wp + R, *dyw = col + (size_t)CRS * N;
-    float *dcol = col;   /* col is done with by the time dcol is written */
+    S1Geom g = s1_geom(s, pad, P, Q);
+    int K = g.K, C = g.C, R = g.R, RR = R * R;
+    size_t in_sz = shape_size(s->in), out_sz = (size_t)K * P * Q;
+    float *tile = c->scratch, *dtile = tile + g.tile, *wt = dtile + g.tile, *dwt = wt + (size_t)RR * g.taps,
+          *dyw = dwt + (size_t)RR * g.taps;
+    if (c->din) weight_by_tap(wt, c->w, &g);
+    if (c->dw) memset(dwt, 0, sizeof(float) * RR * g.taps);
     for (int n = 0; n < c->n; n++) {   /* images in order: the sums over them are fixed */
         const float *dy = c->dout + n * out_sz;
         for (int k = 0; k < K; k++)
             for (int p = 0; p < P; p++) {
-                float *dst = dyw + (size_t)k * N + (size_t)p * Wp;
+                float *dst = dyw + (size_t)k * g.N + (size_t)p * g.Wp;
                 memcpy(dst, dy + ((size_t)k * P + p) * Q, sizeof(float) * Q);
-                for (int q = Q; q < Wp; q++) dst[q] = 0.0f;
+                for (int q = Q; q < g.Wp; q++) dst[q] = 0.0f;
             }
         if (c->dw) {
-            float *dweight = c->dw, *dbias = c->dw + (size_t)K * CRS;
-            pad_channels(tile, c->in + n * in_sz, C, H, W, pad);
-            memset(tile + (size_t)C * Hp * Wp, 0, sizeof(float) * R);
-            wide_im2col(col, tile, C, Hp, Wp, R, N);
-            /* dweight (K, CRS) += dyw (K, N) x col^T (N, CRS); thrown-away columns of dyw are 0 */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, CRS, (int)N, 1.0f, dyw, (int)N, col, (int)N,
-                        1.0f, dweight, CRS);
+            float *dbias = c->dw + (size_t)K * C * RR;
+            pad_channels(tile, c->in + n * in_sz, &g);
+            /* dweight_tap (K, C) += dyw (K, N) x shifted tile^T (N, C); thrown-away columns of dyw are 0 */
+            for (int i = 0; i < RR; i++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, (int)g.N, 1.0f, dyw, (int)g.N,
+                            tile + (size_t)(i / R) * g.Wp + i % R, (int)g.plane, 1.0f, dwt + i * g.taps, C);
             for (int k = 0; k < K; k++) dbias[k] += sum8(dy + (size_t)k * P * Q, (size_t)P * Q);
         }
         if (c->din) {
-            /* dcol (CRS, N) = weight^T (CRS, K) x dyw (K, N) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, (int)N, K, 1.0f, c->w, CRS, dyw, (int)N,
-                        0.0f, dcol, (int)N);
-            /* col2im on the padded tile: row (c, r, t) adds to one contiguous run */
-            memset(tile, 0, sizeof(float) * ((size_t)C * Hp * Wp + R));
-            for (int ch = 0; ch < C; ch++)
-                for (int r = 0; r < R; r++)
-                    for (int t = 0; t < R; t++) {
-                        float *dst = tile + (size_t)ch * Hp * Wp + r * Wp + t;
-                        const float *src = dcol + (((size_t)ch * R + r) * R + t) * N;
-                        for (size_t j = 0; j < N; j++) dst[j] += src[j];
-                    }
+            /* shifted dtile (C, N) += weight_tap^T (C, K) x dyw (K, N), tap by tap */
+            memset(dtile, 0, sizeof(float) * g.tile);
+            for (int i = 0; i < RR; i++)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)g.N, K, 1.0f, wt + i * g.taps, C, dyw,
+                            (int)g.N, 1.0f, dtile + (size_t)(i / R) * g.Wp + i % R, (int)g.plane);
             float *dx = c->din + n * in_sz;
             for (int ch = 0; ch < C; ch++)
-                for (int h = 0; h < H; h++) {
-                    const float *src = tile + ((size_t)ch * Hp + h + pad) * Wp + pad;
-                    float *dst = dx + ((size_t)ch * H + h) * W;
-                    for (int w = 0; w < W; w++) dst[w] += src[w];
+                for (int h = 0; h < g.H; h++) {
+                    const float *src = dtile + ch * g.plane + (size_t)(h + pad) * g.Wp + pad;
+                    float *dst = dx + ((size_t)ch * g.H + h) * g.W;
+                    for (int w = 0; w < g.W; w++) dst[w] += src[w];
                 }
         }
     }
+    if (c->dw)
+        for (int k = 0; k < K; k++)
+            for (int ch = 0; ch < C; ch++)
+                for (int i = 0; i < RR; i++)
+                    c->dw[((size_t)k * C + ch) * RR + i] += dwt[i * g.taps + (size_t)k * C + ch];
 }
 
 /* ---- 1x1, stride 1, no padding: the input is its own im2col ----
@@ -235,7 +256,8 @@ static void conv_forward(const LayerCtx *c) {
     int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size;
     conv_geom(s, &pad, &P, &Q);
     if (s->size == 1 && s->stride == 1 && pad == 0) { conv_forward_1x1(c); return; }
-    if (s->stride == 1 && s->size > 1) { conv_forward_s1(c, pad, P, Q); return; }
+    if (conv_direct_supports(s)) { conv_direct_forward(c, pad, P, Q); return; }
+    if (s->stride == 1 && s->size > 1 && s->in.c >= S1_MIN_C) { conv_forward_s1(c, pad, P, Q); return; }
     int PQ = P * Q;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)K * PQ;
     const float *weight = c->w, *bias = c->w + (size_t)K * CRS;
@@ -256,7 +278,8 @@ static void conv_backward(const LayerCtx *c) {
     int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size;
     conv_geom(s, &pad, &P, &Q);
     if (s->size == 1 && s->stride == 1 && pad == 0) { conv_backward_1x1(c); return; }
-    if (s->stride == 1 && s->size > 1) { conv_backward_s1(c, pad, P, Q); return; }
+    if (conv_direct_supports(s)) { conv_direct_backward(c, pad, P, Q); return; }
+    if (s->stride == 1 && s->size > 1 && s->in.c >= S1_MIN_C) { conv_backward_s1(c, pad, P, Q); return; }
     int PQ = P * Q;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)K * PQ;
     float *col = c->scratch, *dcol = c->scratch + (size_t)CRS * PQ;
@@ -277,6 +300,24 @@ static void conv_backward(const LayerCtx *c) {
             col2im_add(c->din + n * in_sz, dcol, s, pad, P, Q);
         }
     }
+}
+
+/* scratch: the general path's col and dcol, (C*R*S, P*Q) each, or the
+ * stride-1 path's buffers */
+static size_t conv_scratch(const LayerSpec *s, int n) {
+    (void)n;
+    int pad, P, Q;
+    conv_geom(s, &pad, &P, &Q);
+    size_t general = 2 * (size_t)s->in.c * s->size * s->size * P * Q;
+    if (conv_direct_supports(s)) {
+        size_t d = conv_direct_scratch(s, pad, P, Q);
+        return d > general ? d : general;
+    }
+    if (s->stride == 1 && s->size > 1 && s->in.c >= S1_MIN_C) {
+        S1Geom g = s1_geom(s, pad, P, Q);
+        return s1_scratch(&g);
+    }
+    return general;
 }
 
 const LayerOps conv_ops = {
