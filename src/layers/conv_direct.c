@@ -89,30 +89,33 @@ static void direct_run(const Direct *d) {
     }
 }
 
-/* Weight gradient of one image, tap by tap, from the transposed padded
- * input xt (Hp*Wp pixels, Cp channels): for tap (r, t)
- *   dw[k][c][r][t] += sum over p, q of dy[k][p*Q + q] * xt[(p+r)*Wp + q+t][c],
- * 8 output channels x 32 input channels in 16 registers, summed over the
- * pixels in order; rows dy[k] of channels past K point at zeros. */
-static void wgrad_block(const float *const dyrow[KW], const float *xt, int Cp, int Wp, int P, int Q,
-                        int c0, int rt_off, float out[KW][2 * VL]) {
+/* Weight gradient of one image for one tap (r, t), from the pixel-major
+ * padded input xt (Hp*Wp, Cx) and pixel-major dy dyt (P*Q, Kp):
+ *   dwt[k][c] += sum over p, q of dyt[p*Q + q][k] * xt[(p+r)*Wp + q+t][c]
+ * for 8 output channels x 32 input channels held in 16 registers, which
+ * start from and go back to dwt (rows of Cx): the sum runs over the images
+ * of a call and their pixels in order. */
+static void wgrad_block(float *dwt, const float *dyt, int Kp, const float *xt, int Cx, int Wp, int P, int Q,
+                        int k0, int c0, int rt_off) {
     __m512 acc[KW][2];
-    _Pragma("GCC unroll 8") for (int kk = 0; kk < KW; kk++) acc[kk][0] = acc[kk][1] = _mm512_setzero_ps();
+    _Pragma("GCC unroll 8") for (int kk = 0; kk < KW; kk++) {
+        acc[kk][0] = _mm512_loadu_ps(dwt + (size_t)kk * Cx);
+        acc[kk][1] = _mm512_loadu_ps(dwt + (size_t)kk * Cx + VL);
+    }
     for (int p = 0; p < P; p++) {
-        const float *x = xt + ((size_t)p * Wp + rt_off) * Cp + c0;
-        int n = p * Q;
-        for (int q = 0; q < Q; q++, n++, x += Cp) {
+        const float *x = xt + ((size_t)p * Wp + rt_off) * Cx + c0, *d = dyt + (size_t)p * Q * Kp + k0;
+        for (int q = 0; q < Q; q++, x += Cx, d += Kp) {
             __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + VL);
             _Pragma("GCC unroll 8") for (int kk = 0; kk < KW; kk++) {
-                __m512 d = _mm512_set1_ps(dyrow[kk][n]);
-                acc[kk][0] = _mm512_fmadd_ps(d, x0, acc[kk][0]);
-                acc[kk][1] = _mm512_fmadd_ps(d, x1, acc[kk][1]);
+                __m512 dv = _mm512_set1_ps(d[kk]);
+                acc[kk][0] = _mm512_fmadd_ps(dv, x0, acc[kk][0]);
+                acc[kk][1] = _mm512_fmadd_ps(dv, x1, acc[kk][1]);
             }
         }
     }
     _Pragma("GCC unroll 8") for (int kk = 0; kk < KW; kk++) {
-        _mm512_storeu_ps(out[kk], acc[kk][0]);
-        _mm512_storeu_ps(out[kk] + VL, acc[kk][1]);
+        _mm512_storeu_ps(dwt + (size_t)kk * Cx, acc[kk][0]);
+        _mm512_storeu_ps(dwt + (size_t)kk * Cx + VL, acc[kk][1]);
     }
 }
 
@@ -145,8 +148,8 @@ static DGeom dgeom(const LayerSpec *s, int pad, int P, int Q) {
 size_t conv_direct_scratch(const LayerSpec *s, int pad, int P, int Q) {
     DGeom g = dgeom(s, pad, P, Q);
     size_t w = (size_t)g.R * g.R * ((size_t)g.C * g.Kp > (size_t)g.K * g.Cp ? (size_t)g.C * g.Kp : (size_t)g.K * g.Cp);
-    size_t xt = (size_t)g.Hp * g.Wp * g.Cx, zeros = (size_t)P * Q;
-    return (g.xtile > xt ? g.xtile : xt) + g.dtile + w + zeros;
+    size_t xt = (size_t)g.Hp * g.Wp * g.Cx, dyt = (size_t)P * Q * g.Kp, dwt = (size_t)g.R * g.R * g.Kp * g.Cx;
+    return (g.xtile > xt ? g.xtile : xt) + g.dtile + w + dyt + dwt;
 }
 
 /* tile (C, Hp, Wp) = x (C, H, W) zero-padded by pad on each side; slack zeroed */
@@ -196,7 +199,8 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
     int R = g.R, RR = R * R;
     size_t xt = (size_t)g.Hp * g.Wp * g.Cx;
     size_t wsz = (size_t)RR * ((size_t)g.C * g.Kp > (size_t)g.K * g.Cp ? (size_t)g.C * g.Kp : (size_t)g.K * g.Cp);
-    float *tile = c->scratch, *dtile = tile + (g.xtile > xt ? g.xtile : xt), *wr = dtile + g.dtile, *zeros = wr + wsz;
+    float *tile = c->scratch, *dtile = tile + (g.xtile > xt ? g.xtile : xt), *wr = dtile + g.dtile, *dyt = wr + wsz,
+          *dwt = dyt + (size_t)P * Q * g.Kp;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)g.K * P * Q;
     Direct d = { dtile, (size_t)g.Hd * g.Wd, g.Wd, wr, g.K, R, g.Cp, NULL, g.C, g.H, g.W, (g.W + VL - 1) / VL, NULL };
     if (c->din) {
@@ -207,25 +211,23 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
                 for (int i = 0; i < RR; i++)
                     wr[((size_t)k * RR + (RR - 1 - i)) * g.Cp + ch] = c->w[((size_t)k * g.C + ch) * RR + i];
     }
-    if (c->dw) memset(zeros, 0, sizeof(float) * P * Q);
+    if (c->dw) memset(dwt, 0, sizeof(float) * RR * g.Kp * g.Cx);
     for (int n = 0; n < c->n; n++) {   /* images in order: the sums over them are fixed */
         const float *dy = c->dout + n * out_sz;
         if (c->dw) {
             float *dbias = c->dw + (size_t)g.K * g.C * RR;
             transpose_pad(tile, c->in + n * in_sz, &g);
-            const float *dyrow[KW];
-            float out[KW][2 * VL];
-            for (int k0 = 0; k0 < g.K; k0 += KW) {
-                for (int kk = 0; kk < KW; kk++) dyrow[kk] = k0 + kk < g.K ? dy + (size_t)(k0 + kk) * P * Q : zeros;
-                for (int c0 = 0; c0 < g.C; c0 += 2 * VL)
-                    for (int r = 0; r < R; r++)
-                        for (int t = 0; t < R; t++) {
-                            wgrad_block(dyrow, tile, g.Cx, g.Wp, P, Q, c0, r * g.Wp + t, out);
-                            for (int kk = 0; kk < KW && k0 + kk < g.K; kk++)
-                                for (int ci = 0; ci < 2 * VL && c0 + ci < g.C; ci++)
-                                    c->dw[(((size_t)(k0 + kk) * g.C + c0 + ci) * R + r) * R + t] += out[kk][ci];
-                        }
+            /* dyt (P*Q, Kp) = dy (K, P*Q) transposed; channels past K are 0 */
+            for (int i = 0; i < P * Q; i++) {
+                float *dst = dyt + (size_t)i * g.Kp;
+                for (int k = 0; k < g.K; k++) dst[k] = dy[(size_t)k * P * Q + i];
+                for (int k = g.K; k < g.Kp; k++) dst[k] = 0.0f;
             }
+            for (int i = 0; i < RR; i++)
+                for (int k0 = 0; k0 < g.K; k0 += KW)
+                    for (int c0 = 0; c0 < g.C; c0 += 2 * VL)
+                        wgrad_block(dwt + ((size_t)i * g.Kp + k0) * g.Cx + c0, dyt, g.Kp, tile, g.Cx, g.Wp, P, Q, k0, c0,
+                                    (i / R) * g.Wp + i % R);
             for (int k = 0; k < g.K; k++) dbias[k] += sum8(dy + (size_t)k * P * Q, (size_t)P * Q);
         }
         if (c->din) {
@@ -234,6 +236,11 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
             direct_run(&d);
         }
     }
+    if (c->dw)
+        for (int k = 0; k < g.K; k++)
+            for (int ch = 0; ch < g.C; ch++)
+                for (int i = 0; i < RR; i++)
+                    c->dw[((size_t)k * g.C + ch) * RR + i] += dwt[((size_t)i * g.Kp + k) * g.Cx + ch];
 }
 
 #else   /* no AVX-512: conv.c keeps to its GEMM paths */
