@@ -511,7 +511,8 @@ static LayerCtx layer_ctx(Model *m, int i, const float *x, int n, const ForwardA
     const LayerSpec *s = &m->spec[i];
     return (LayerCtx){
         /* frozen batch norm runs as in eval mode: running statistics, no updates */
-        .s = s, .n = n, .training = a->training && !(s->kind == LK_BN && i < m->frozen),
+        .s = s, .n = n, .group_n = a->group_n > 0 ? a->group_n : n,
+        .training = a->training && !(s->kind == LK_BN && i < m->frozen),
         .in = s->src >= 0 ? m->act[s->src] : x, .out = m->act[i],
         .in2 = s->from >= 0 ? m->act[s->from] : NULL,
         .w = m->params + m->w_off[i], .state = m->state + m->st_off[i],
@@ -521,13 +522,48 @@ static LayerCtx layer_ctx(Model *m, int i, const float *x, int n, const ForwardA
     };
 }
 
+/* Layer i's context for group g alone: every per-sample pointer moved on by
+ * g groups, the group's own batch statistics and cache slot. */
+static LayerCtx group_ctx(const Model *m, const LayerCtx *all, int i, int g, size_t stride) {
+    const LayerSpec *s = all->s;
+    size_t gn = (size_t)all->group_n, in = shape_size(s->in), out = shape_size(s->out);
+    LayerCtx c = *all;
+    c.n = all->group_n;
+    c.in = all->in + g * gn * in;
+    c.out = all->out + g * gn * out;
+    if (all->in2) c.in2 = all->in2 + g * gn * shape_size(s->in2);
+    if (all->bstat) c.bstat = all->bstat + g * stride;
+    if (all->cache) c.cache = all->cache + g * layer_ops(s->kind)->cache_count(s, all->group_n);
+    if (all->sample) c.sample = all->sample + g * gn;
+    if (all->dout) c.dout = all->dout + g * gn * out;
+    if (all->din) c.din = all->din + g * gn * in;
+    if (all->din2) c.din2 = all->din2 + g * gn * shape_size(s->in2);
+    if (all->dw) c.dw = all->dw + g * stride;
+    (void)m; (void)i;
+    return c;
+}
+
+static int groups_of(const Model *m, int n, const ForwardArgs *a) {
+    int gn = a->group_n > 0 ? a->group_n : n;
+    DL_CHECK(gn >= 1 && n % gn == 0 && (n / gn == 1 || a->stride > 0 || !a->training));
+    (void)m;
+    return n / gn;
+}
+
 const float *model_forward(Model *m, const float *x, int n, const ForwardArgs *a) {
     DL_CHECK(n >= 1 && n <= m->max_n);
     DL_CHECK(!a->training || a->bstat || m->n_bstat == 0);
+    int G = groups_of(m, n, a);
     for (int i = 0; i < m->n_layers; i++) {
         LayerCtx c = layer_ctx(m, i, x, n, a);
+        const LayerOps *ops = layer_ops(m->spec[i].kind);
         double t0 = m->prof ? dl_now() : 0.0;
-        layer_ops(m->spec[i].kind)->forward(&c);
+        if (m->spec[i].kind == LK_BN && G > 1)   /* statistics per group */
+            for (int g = 0; g < G; g++) {
+                LayerCtx cg = group_ctx(m, &c, i, g, a->stride);
+                ops->forward(&cg);
+            }
+        else ops->forward(&c);   /* per sample, or grouped */
         if (m->prof) m->prof[2 * i] += dl_now() - t0;
     }
     return m->act[m->n_layers - 1];
@@ -542,6 +578,7 @@ static float *grad_of(Model *m, int j) {
 }
 
 void model_backward(Model *m, const float *x, int n, const ForwardArgs *a, float *grads) {
+    int G = groups_of(m, n, a);
     for (int j = m->frozen > 0 ? m->frozen : -1; j + 1 < m->n_layers; j++) {
         float *g = grad_of(m, j);
         if (g) memset(g, 0, sizeof(float) * n * (j < 0 ? shape_size(m->input) : shape_size(m->spec[j].out)));
@@ -550,14 +587,32 @@ void model_backward(Model *m, const float *x, int n, const ForwardArgs *a, float
      * the output's own layer reads it, always in this order. */
     for (int i = m->n_layers - 1; i >= m->frozen; i--) {
         const LayerSpec *s = &m->spec[i];
+        const LayerOps *ops = layer_ops(s->kind);
         LayerCtx c = layer_ctx(m, i, x, n, a);
+        size_t np = layer_param_count(s);
         c.dout = m->grad[i];
-        c.dw = layer_param_count(s) ? grads + m->w_off[i] : NULL;
+        c.dw = np ? grads + m->w_off[i] : NULL;
         c.din = grad_of(m, s->src);
         c.din2 = s->from >= 0 ? grad_of(m, s->from) : NULL;
         if (!c.din && !c.din2 && !c.dw) continue;   /* nothing to do; layers without din need params */
         double t0 = m->prof ? dl_now() : 0.0;
-        layer_ops(s->kind)->backward(&c);
+        if (ops->grouped || (!np && s->kind != LK_BN) || G == 1) {
+            if (np && !ops->grouped) memset(c.dw, 0, sizeof(float) * np);
+            ops->backward(&c);
+        } else {
+            /* each group's gradient on its own, then summed in a balanced tree into group 0's */
+            for (int g = 0; g < G; g++) {
+                LayerCtx cg = group_ctx(m, &c, i, g, a->stride);
+                if (np) memset(cg.dw, 0, sizeof(float) * np);
+                ops->backward(&cg);
+            }
+            for (int span = 1; np && span < G; span *= 2)
+                for (int g = 0; g + span < G; g += 2 * span) {
+                    float *dst = c.dw + g * a->stride;
+                    const float *src = c.dw + (g + span) * a->stride;
+                    for (size_t k = 0; k < np; k++) dst[k] += src[k];
+                }
+        }
         if (m->prof) m->prof[2 * i + 1] += dl_now() - t0;
     }
 }

@@ -68,15 +68,22 @@ typedef struct {
     const int64_t *sample;   /* (n) dataset indices: dropout keys */
     uint64_t seed;
     int epoch;
-    float *bstat;            /* training: (n_bstat) this group's batch statistics */
+    float *bstat;            /* training: (n_bstat) group 0's batch statistics */
+    int group_n;             /* samples per group (0: all n are one group): batch norm's
+                              * statistics and the dense GEMMs are per group */
+    size_t stride;           /* floats from one group's bstat (and gradient) buffer to the next */
 } ForwardArgs;
 
 /* Runs n <= max_n samples x (n, input) forward; returns the logits (n,
  * classes), valid until the next call. */
 const float *model_forward(Model *m, const float *x, int n, const ForwardArgs *a);
 
-/* Backward of the last forward from m->dlogits (n, classes): ADDS the
- * parameter gradient into grads (n_params). Frozen layers get none. */
+/* Backward of the last forward from m->dlogits (n, classes): WRITES each
+ * unfrozen layer's parameter gradient into grads (n_params); frozen layers'
+ * ranges are left as they are. With several groups (a->group_n), group g's
+ * buffer is grads + g * a->stride and on return group 0's holds the groups'
+ * gradients summed in a balanced binary tree, ((g0 + g1) + (g2 + g3)); the
+ * other groups' parameter ranges are left undefined. */
 void model_backward(Model *m, const float *x, int n, const ForwardArgs *a, float *grads);
 
 /* After a training step: running stats <- (1-momentum)*running +

@@ -49,8 +49,8 @@ static void on_signal(int sig) {
 typedef struct {
     Model *m;
     Model own;                 /* workers > 0: their workspace */
-    float *x, *targets, *aug_tmp;   /* (gs, input), (gs, classes), (input) */
-    int32_t *labels;           /* (gs) */
+    float *x, *targets, *aug_tmp;   /* (gw * gs, input), (gw * gs, classes), (input) */
+    int32_t *labels;           /* (gw * gs) */
 } Worker;
 
 typedef struct {
@@ -60,9 +60,9 @@ typedef struct {
     Model m;
     int G, gs, local;          /* groups per batch, samples per group, groups per rank */
     size_t red_n;              /* n_params + n_bstat + RED_EXTRA */
-    float **red;               /* (local) one buffer of red_n per local group, summed in a tree */
-    Worker *wk;                /* (nworkers) groups run in parallel, one per thread */
-    int nworkers;
+    float *red;                /* (local * red_n) one buffer per local group, summed in a tree */
+    Worker *wk;                /* (nworkers) threads, each running gw consecutive groups */
+    int nworkers, gw;          /* powers of two, nworkers * gw = local */
     float *reduce_scratch;     /* red_n/2 + 1 */
     OptConfig opt;
     OptimBuffers ob;           /* optimizer state: ob.nbuf buffers of n_params */
@@ -140,7 +140,6 @@ static DlStatus check_config(const TrainConfig *c, const Dist *d) {
 }
 
 static void trainer_free(Trainer *t) {
-    for (int i = 0; t->red && i < t->local; i++) dl_free(t->red[i]);
     dl_free(t->red);
     for (int w = 0; t->wk && w < t->nworkers; w++) {
         Worker *k = &t->wk[w];
@@ -221,6 +220,12 @@ static DlStatus build(Trainer *t) {
     t->G = c->groups;
     t->gs = c->batch / c->groups;
     t->local = c->groups / t->d->size;
+    /* Threads: with several groups per rank, each thread runs a run of
+     * consecutive groups (a subtree of the gradient sum; BLAS
+     * single-threaded inside), the way ranks do; else BLAS threads. */
+    t->nworkers = 1;
+    while (t->nworkers * 2 <= c->threads && t->nworkers * 2 <= t->local) t->nworkers *= 2;
+    t->gw = t->local / t->nworkers;
     t->topk = c->topk > t->train.k ? t->train.k : c->topk;
     t->beta = c->fbeta > 0 ? c->fbeta : t->train.multi ? 2.0 : 0.0;
     DlStatus st = augment_parse(&t->aug, c->augment);
@@ -233,7 +238,7 @@ static DlStatus build(Trainer *t) {
     else st = model_text_load(&text, c->model);
     if (st == DL_OK) {
         Shape in = { t->train.c, t->train.h, t->train.w };
-        st = model_init(&t->m, text, c->model, in, t->train.k, t->gs);
+        st = model_init(&t->m, text, c->model, in, t->train.k, t->gw * t->gs);
     }
     dl_free(text);
     if (st != DL_OK) return st;
@@ -252,8 +257,7 @@ static DlStatus build(Trainer *t) {
         if (st != DL_OK) return st;
     }
     t->red_n = m->n_params + m->n_bstat + RED_EXTRA;
-    t->red = dl_calloc((size_t)t->local, sizeof(float *));
-    for (int i = 0; i < t->local; i++) t->red[i] = dl_malloc(sizeof(float) * t->red_n);
+    t->red = dl_calloc((size_t)t->local * t->red_n, sizeof(float));   /* frozen layers' ranges stay 0 */
     t->reduce_scratch = dl_malloc(sizeof(float) * (t->red_n / 2 + 1));
     st = optim_parse_kind(c->optimizer ? c->optimizer : "sgd", &t->opt.kind);
     if (st != DL_OK) return st;
@@ -273,26 +277,22 @@ static DlStatus build(Trainer *t) {
     t->seg_mult = dl_calloc((size_t)m->n_layers * 4, sizeof(float));
     set_segments(t);
     if (c->profile) m->prof = dl_calloc(2 * (size_t)m->n_layers, sizeof(double));
-    /* Threads: with several groups per rank, each thread runs whole groups
-     * (BLAS single-threaded inside), the way ranks do; else BLAS threads. */
-    t->nworkers = c->threads < t->local ? c->threads : t->local;
-    if (t->nworkers < 1) t->nworkers = 1;
     t->wk = dl_calloc((size_t)t->nworkers, sizeof(Worker));
     for (int w = 0; w < t->nworkers && st == DL_OK; w++) {
         Worker *k = &t->wk[w];
         if (w == 0) k->m = m;
         else {
-            st = model_init(&k->own, m->text, m->source, m->input, m->classes, t->gs);
+            st = model_init(&k->own, m->text, m->source, m->input, m->classes, t->gw * t->gs);
             if (st != DL_OK) break;
             dl_free(k->own.params); dl_free(k->own.state);
             k->own.params = m->params;   /* shared, read-only during a step */
             k->own.state = m->state;
             k->m = &k->own;
         }
-        k->x = dl_malloc(sizeof(float) * t->gs * shape_size(m->input));
+        k->x = dl_malloc(sizeof(float) * t->gw * t->gs * shape_size(m->input));
         k->aug_tmp = dl_malloc(sizeof(float) * shape_size(m->input));
-        k->labels = dl_malloc(sizeof(int32_t) * t->gs);
-        k->targets = dl_malloc(sizeof(float) * t->gs * m->classes);
+        k->labels = dl_malloc(sizeof(int32_t) * t->gw * t->gs);
+        k->targets = dl_malloc(sizeof(float) * t->gw * t->gs * m->classes);
     }
     if (st != DL_OK) return st;
     t->perm = dl_malloc(sizeof(int64_t) * t->train.n);
@@ -312,14 +312,17 @@ static void load_targets(Worker *t, const Dataset *ds, const int64_t *idx, int n
     }
 }
 
-/* Loss summed over the group's samples (and tags); writes m->dlogits scaled
- * so the gradients of all groups add up to the global batch mean. */
-static double group_loss(Worker *t, const Dataset *ds, const float *logits, int n, int batch, int *correct) {
+/* Loss summed over group samples [off, off + n) (and tags); writes their
+ * rows of m->dlogits scaled so the gradients of all groups add up to the
+ * global batch mean. */
+static double group_loss(Worker *t, const Dataset *ds, const float *logits, int off, int n, int batch, int *correct) {
     Model *m = t->m;
-    if (!ds->multi) return softmax_xent(m->dlogits, logits, t->labels, n, m->classes, 1.0f / (float)batch, correct);
-    double loss = sigmoid_bce(m->dlogits, logits, t->targets, n, m->classes, 1.0f / ((float)batch * m->classes));
+    size_t o = (size_t)off * m->classes;
+    if (!ds->multi)
+        return softmax_xent(m->dlogits + o, logits + o, t->labels + off, n, m->classes, 1.0f / (float)batch, correct);
+    double loss = sigmoid_bce(m->dlogits + o, logits + o, t->targets + o, n, m->classes, 1.0f / ((float)batch * m->classes));
     int right = 0;   /* element-wise accuracy at threshold 0.5 (fastai's accuracy_multi) */
-    for (size_t i = 0; i < (size_t)n * m->classes; i++) right += (logits[i] > 0.0f) == (t->targets[i] > 0.5f);
+    for (size_t i = o; i < o + (size_t)n * m->classes; i++) right += (logits[i] > 0.0f) == (t->targets[i] > 0.5f);
     *correct = right;
     return loss / m->classes;
 }
@@ -328,33 +331,37 @@ static void add_into(float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) a[i] += b[i];
 }
 
-/* One optimizer step over global batch `step` of the epoch. Returns the
- * global batch's mean loss (through the reduced buffer). */
-/* One group of the step: its gradient, batch statistics, loss and right
- * answers into red (n_params + n_bstat + RED_EXTRA), from zero. */
-static void run_group(Trainer *t, Worker *k, int epoch, int64_t step, int g, float *red) {
+/* Groups g0 .. g0 + gw of the step on worker k: into group g's buffer
+ * red + g * red_n its batch statistics, loss and right answers; into g0's
+ * the gradient of the gw groups summed in a balanced tree. */
+static void run_groups(Trainer *t, Worker *k, int epoch, int g0) {
     const TrainConfig *c = t->c;
     Model *m = k->m;
-    (void)step;
     const Dataset *ds = &t->train;
     const size_t per = (size_t)ds->c * ds->h * ds->w;
-    const int64_t *idx = t->step_idx + (int64_t)g * t->gs;   /* = perm + step * batch + (rank * local + g) * gs */
+    const int n = t->gw * t->gs;
+    const int64_t *idx = t->step_idx + (int64_t)g0 * t->gs;   /* = perm + step * batch + (rank * local + g0) * gs */
     double tp = dl_now();
-    memset(red, 0, sizeof(float) * t->red_n);
-    dataset_convert(ds, t->step_bytes + (size_t)g * t->gs * per, t->gs, k->x);
+    for (int g = 0; g < t->gw; g++)   /* parameter ranges: written by model_backward */
+        memset(t->red + (size_t)(g0 + g) * t->red_n + m->n_params, 0, sizeof(float) * (t->red_n - m->n_params));
+    dataset_convert(ds, t->step_bytes + (size_t)g0 * t->gs * per, n, k->x);
     if (augment_any(&t->aug))
-        for (int i = 0; i < t->gs; i++)
+        for (int i = 0; i < n; i++)
             augment_sample(k->x + i * per, k->aug_tmp, ds->c, ds->h, ds->w, &t->aug, c->seed, epoch, idx[i]);
-    dataset_normalize(ds, k->x, t->gs);
-    load_targets(k, &t->train, idx, t->gs);
+    dataset_normalize(ds, k->x, n);
+    load_targets(k, &t->train, idx, n);
     if (k == t->wk) t->prof_data += dl_now() - tp;
-    ForwardArgs a = { .training = 1, .sample = idx, .seed = c->seed, .epoch = epoch, .bstat = red + m->n_params };
-    const float *logits = model_forward(m, k->x, t->gs, &a);
-    int right = 0;
-    double l = group_loss(k, &t->train, logits, t->gs, c->batch, &right);
-    red[m->n_params + m->n_bstat + RED_LOSS] = (float)l;
-    red[m->n_params + m->n_bstat + RED_CORRECT] = (float)right;
-    model_backward(m, k->x, t->gs, &a, red);
+    float *red = t->red + (size_t)g0 * t->red_n;
+    ForwardArgs a = { .training = 1, .sample = idx, .seed = c->seed, .epoch = epoch, .bstat = red + m->n_params,
+                      .group_n = t->gs, .stride = t->red_n };
+    const float *logits = model_forward(m, k->x, n, &a);
+    for (int g = 0; g < t->gw; g++) {
+        int right = 0;
+        float *extra = red + (size_t)g * t->red_n + m->n_params + m->n_bstat;
+        extra[RED_LOSS] = (float)group_loss(k, &t->train, logits, g * t->gs, t->gs, c->batch, &right);
+        extra[RED_CORRECT] = (float)right;
+    }
+    model_backward(m, k->x, n, &a, red);
 }
 
 /* One optimizer step over global batch `step` of the epoch. Returns the
@@ -388,17 +395,22 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
     int W = t->nworkers, L = t->local;
     *skipped = 0;
     step_data(t, epoch, step);
-    /* groups g = w, w + W, ... on thread w: which thread runs a group does
-     * not change its bytes */
+    /* groups w * gw .. on thread w: which thread runs a group does not
+     * change its bytes */
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(W) schedule(static, 1) if (W > 1)
 #endif
-    for (int w = 0; w < W; w++)
-        for (int g = w; g < L; g += W) run_group(t, &t->wk[w], epoch, step, g, t->red[g]);
-    /* the groups' sums in a balanced binary tree: ((g0 + g1) + (g2 + g3)) */
+    for (int w = 0; w < W; w++) run_groups(t, &t->wk[w], epoch, w * t->gw);
+    /* the groups' sums in a balanced binary tree, ((g0 + g1) + (g2 + g3)):
+     * each worker has summed its groups' gradients; the rest here */
+    size_t np = m->n_params;
     for (int span = 1; span < L; span *= 2)
-        for (int g = 0; g + span < L; g += 2 * span) add_into(t->red[g], t->red[g + span], t->red_n);
-    float *red = t->red[0];
+        for (int g = 0; g + span < L; g += 2 * span) {
+            float *a = t->red + (size_t)g * t->red_n, *b = t->red + (size_t)(g + span) * t->red_n;
+            if (span >= t->gw) add_into(a, b, np);
+            add_into(a + np, b + np, t->red_n - np);
+        }
+    float *red = t->red;
     red[m->n_params + m->n_bstat + RED_STOP] = g_signal ? 1.0f : 0.0f;   /* summed: any rank stops all */
     double tr = dl_now();
     if (c->fast_allreduce) dist_allreduce_sum_mpi(t->d, red, t->red_n);

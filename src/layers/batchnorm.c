@@ -48,7 +48,7 @@ static int bn_states(const LayerSpec *s, TensorInfo t[4]) {
 
 /* mean (C) then invstd (C); backward recomputes xhat from the input, which
  * costs less than writing and reading it back from memory */
-static size_t bn_cache(const LayerSpec *s, int n) { (void)n; return 2 * (size_t)s->in.c; }
+static size_t bn_cache(const LayerSpec *s, int n) { return 2 * (size_t)s->in.c * n; }   /* a slot per possible group */
 
 static void bn_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
     (void)r;

@@ -59,7 +59,8 @@ typedef struct {
 
 typedef struct {
     const LayerSpec *s;
-    int n;                    /* samples in this group */
+    int n;                    /* samples in this call */
+    int group_n;              /* grouped layers (dense): samples per group, n a multiple; 0: n */
     int training;             /* 1: batch statistics, dropout on */
     const float *in;          /* (n, in) */
     const float *in2;         /* add: (n, in2), the output of layer `from` */
@@ -93,6 +94,11 @@ typedef struct {
     void (*init)(const LayerSpec *s, float *w, float *state, DlRng *r);
     void (*forward)(const LayerCtx *c);
     void (*backward)(const LayerCtx *c);
+    /* 1: one call takes several groups (c->group_n), runs each group's
+     * arithmetic as a call of its own would, and backward WRITES into dw
+     * the groups' gradients summed in a balanced binary tree,
+     * ((g0 + g1) + (g2 + g3)). 0: the model calls the layer per group. */
+    int grouped;
 } LayerOps;
 
 const LayerOps *layer_ops(LayerKind k);
