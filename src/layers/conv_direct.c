@@ -133,7 +133,7 @@ typedef struct {
 static DGeom dgeom(const LayerSpec *s, int pad, int P, int Q) {
     DGeom g;
     g.K = s->filters; g.C = s->in.c; g.R = s->size; g.H = s->in.h; g.W = s->in.w; g.pad = pad; g.P = P; g.Q = Q;
-    g.Kp = (g.K + KB - 1) / KB * KB;
+    g.Kp = (g.K + VL - 1) / VL * VL;   /* a multiple of KB and of the transposes' 16 */
     g.Cp = (g.C + KB - 1) / KB * KB;
     g.Cx = (g.C + 2 * VL - 1) / (2 * VL) * (2 * VL);
     g.Hp = g.H + 2 * pad; g.Wp = g.W + 2 * pad;
@@ -161,16 +161,54 @@ static void pad_into(float *tile, size_t floats, const float *x, int C, int H, i
             memcpy(tile + ((size_t)ch * Hp + h + pad) * Wp + pad, x + ((size_t)ch * H + h) * W, sizeof(float) * W);
 }
 
+/* 16 x 16 floats transposed in registers. */
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; j++) {   /* u[j], u[4+j], u[8+j], u[12+j]: columns j, j+4, j+8, j+12 */
+        __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+        __m512 v2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88), v3 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+        r[j] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        r[j + 8] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+        r[j + 4] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        r[j + 12] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    }
+}
+
+/* dst (pixels, ld) = x (C, H, W) pixel-major: pixel (h, w) lands at row
+ * (h + pad) * Wp + pad + w, channel c at column c; columns C..roundup(C, 16)
+ * of those rows are 0. ld is a multiple of 16; rows of the padding are
+ * not touched. */
+static void to_pixel_major(float *dst, int ld, const float *x, int C, int H, int W, int pad, int Wp) {
+    __m512 r[16];
+    for (int h = 0; h < H; h++)
+        for (int w0 = 0; w0 < W; w0 += VL) {
+            int nw = W - w0 < VL ? W - w0 : VL;
+            __mmask16 m = lanes(nw);
+            float *out = dst + ((size_t)(h + pad) * Wp + pad + w0) * ld;
+            for (int c0 = 0; c0 < C; c0 += VL) {
+                for (int i = 0; i < VL; i++)
+                    r[i] = c0 + i < C ? _mm512_maskz_loadu_ps(m, x + ((size_t)(c0 + i) * H + h) * W + w0) : _mm512_setzero_ps();
+                transpose16(r);
+                for (int j = 0; j < nw; j++) _mm512_storeu_ps(out + (size_t)j * ld + c0, r[j]);
+            }
+        }
+}
+
 /* xt (Hp*Wp, Cx) = x (C, H, W) zero-padded by pad and transposed to
  * pixel-major; channels past C are 0 */
 static void transpose_pad(float *xt, const float *x, const DGeom *g) {
     memset(xt, 0, sizeof(float) * g->Hp * g->Wp * g->Cx);
-    for (int ch = 0; ch < g->C; ch++)
-        for (int h = 0; h < g->H; h++) {
-            const float *src = x + ((size_t)ch * g->H + h) * g->W;
-            float *dst = xt + ((size_t)(h + g->pad) * g->Wp + g->pad) * g->Cx + ch;
-            for (int w = 0; w < g->W; w++) dst[(size_t)w * g->Cx] = src[w];
-        }
+    to_pixel_major(xt, g->Cx, x, g->C, g->H, g->W, g->pad, g->Wp);
 }
 
 void conv_direct_forward(const LayerCtx *c, int pad, int P, int Q) {
@@ -217,12 +255,7 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
         if (c->dw) {
             float *dbias = c->dw + (size_t)g.K * g.C * RR;
             transpose_pad(tile, c->in + n * in_sz, &g);
-            /* dyt (P*Q, Kp) = dy (K, P*Q) transposed; channels past K are 0 */
-            for (int i = 0; i < P * Q; i++) {
-                float *dst = dyt + (size_t)i * g.Kp;
-                for (int k = 0; k < g.K; k++) dst[k] = dy[(size_t)k * P * Q + i];
-                for (int k = g.K; k < g.Kp; k++) dst[k] = 0.0f;
-            }
+            to_pixel_major(dyt, g.Kp, dy, g.K, 1, P * Q, 0, P * Q);   /* dyt (P*Q, Kp); channels past K are 0 */
             for (int i = 0; i < RR; i++)
                 for (int k0 = 0; k0 < g.K; k0 += KW)
                     for (int c0 = 0; c0 < g.C; c0 += 2 * VL)
@@ -247,18 +280,6 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
 
 int conv_direct_supports(const LayerSpec *s) { (void)s; return 0; }
 size_t conv_direct_scratch(const LayerSpec *s, int pad, int P, int Q) { (void)s; (void)pad; (void)P; (void)Q; return 0; }
-/* xt (Hp*Wp, Cx) = x (C, H, W) zero-padded by pad and transposed to
- * pixel-major; channels past C are 0 */
-static void transpose_pad(float *xt, const float *x, const DGeom *g) {
-    memset(xt, 0, sizeof(float) * g->Hp * g->Wp * g->Cx);
-    for (int ch = 0; ch < g->C; ch++)
-        for (int h = 0; h < g->H; h++) {
-            const float *src = x + ((size_t)ch * g->H + h) * g->W;
-            float *dst = xt + ((size_t)(h + g->pad) * g->Wp + g->pad) * g->Cx + ch;
-            for (int w = 0; w < g->W; w++) dst[(size_t)w * g->Cx] = src[w];
-        }
-}
-
 void conv_direct_forward(const LayerCtx *c, int pad, int P, int Q) { (void)c; (void)pad; (void)P; (void)Q; }
 void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) { (void)c; (void)pad; (void)P; (void)Q; }
 
