@@ -143,6 +143,37 @@ static void test_dense(void **s) { (void)s; check_grads(IN(2, 3, 4) "dense name=
 static void test_relu(void **s) { (void)s; check_grads(IN(2, 4, 4) "relu\n", 2, 1, 1e-3f, 1e-3); }
 static void test_leaky(void **s) { (void)s; check_grads(IN(2, 4, 4) "leaky alpha=0.1\n", 2, 1, 1e-3f, 1e-3); }
 static void test_maxpool2(void **s) { (void)s; check_grads(IN(2, 6, 6) "maxpool size=2\n", 2, 1, 1e-4f, 1e-3); }
+/* Max pooling 2x2 against plain loops on data full of ties (3 levels):
+ * outputs, and each gradient routed to the first maximum in row-major
+ * order; widths with a tail after 16 outputs, an odd width left over. */
+static void test_maxpool2_ties(void **s) {
+    (void)s;
+    Case c;
+    int C = 3, H = 7, W = 37, P = 3, Q = 18;
+    case_init(&c, IN(3, 7, 37) "maxpool size=2\nflatten\n", 2, 1, 99);
+    for (size_t i = 0; i < (size_t)c.n * C * H * W; i++) c.x[i] = (float)(i * 7919 % 3);
+    const float *y = model_forward(&c.m, c.x, c.n, &c.a);
+    size_t out = (size_t)c.n * C * P * Q;
+    for (size_t i = 0; i < out; i++) c.m.dlogits[i] = (float)(i + 1);
+    model_backward(&c.m, c.x, c.n, &c.a, c.grads);
+    float *dx = test_calloc((size_t)c.n * C * H * W, sizeof(float));
+    for (int pl = 0; pl < c.n * C; pl++)
+        for (int p = 0; p < P; p++)
+            for (int q = 0; q < Q; q++) {
+                const float *x = c.x + (size_t)pl * H * W;
+                int best = 2 * p * W + 2 * q;
+                for (int r = 0; r < 2; r++)
+                    for (int t = 0; t < 2; t++)
+                        if (x[(2 * p + r) * W + 2 * q + t] > x[best]) best = (2 * p + r) * W + 2 * q + t;
+                size_t o = ((size_t)pl * P + p) * Q + q;
+                if (y[o] != x[best]) fail_msg("output %zu: %g, expected %g", o, y[o], x[best]);
+                dx[(size_t)pl * H * W + best] += (float)(o + 1);
+            }
+    for (size_t i = 0; i < (size_t)c.n * C * H * W; i++)
+        if (c.m.dinput[i] != dx[i]) fail_msg("input gradient %zu: %g, expected %g", i, c.m.dinput[i], dx[i]);
+    test_free(dx);
+    case_free(&c);
+}
 static void test_maxpool3s2(void **s) { (void)s; check_grads(IN(2, 7, 7) "maxpool size=3 stride=2\n", 2, 1, 1e-4f, 1e-3); }
 static void test_avgpool(void **s) { (void)s; check_grads(IN(2, 7, 7) "avgpool size=3 stride=2\n", 2, 1, 1e-2f, 1e-3); }
 static void test_gap(void **s) { (void)s; check_grads(IN(3, 5, 4) "gap\n", 2, 1, 1e-2f, 1e-3); }
@@ -354,6 +385,7 @@ int main(void) {
         cmocka_unit_test(test_conv_1x1),       cmocka_unit_test(test_dense),
         cmocka_unit_test(test_relu),           cmocka_unit_test(test_leaky),
         cmocka_unit_test(test_maxpool2),       cmocka_unit_test(test_maxpool3s2),
+        cmocka_unit_test(test_maxpool2_ties),
         cmocka_unit_test(test_avgpool),        cmocka_unit_test(test_gap),
         cmocka_unit_test(test_flatten),        cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_bn_train),       cmocka_unit_test(test_bn_eval),

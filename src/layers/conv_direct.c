@@ -25,68 +25,93 @@
 #include <immintrin.h>
 
 #define VL 16   /* floats per vector */
-#define KB 8    /* output channels per forward block */
+#define KV 2    /* output-channel vectors per forward block: 32 channels */
+#define NPMAX 14 /* output pixels per forward block: 28 accumulators */
 #define KW 8    /* output channels per weight-gradient block (x 32 input channels) */
 
 typedef struct {
     const float *tile;   /* input planes (Cin, Hp, Wp), zero-padded, + slack */
     size_t plane;        /* Hp * Wp */
     int Wp;
-    const float *wr;     /* weights by (cin, r, t), then Kp output channels */
+    const float *wr;     /* weights by (cin, r, t), then Kp output channels (a multiple of 32) */
     int Cin, R, Kp;
+    float *yt;           /* the output pixel-major (P*Q, Kp) */
     float *y;            /* output (K, P, Q) */
-    int K, P, Q, QV;     /* QV = vectors per output row */
+    int K, P, Q;
     const float *bias;   /* (K), or NULL: add into y */
 } Direct;
 
+/* -O3's predictive commoning would carry each input broadcast over to the
+ * next tap (x[j] at t+1 is x[j+1] at t) and spill the 14 of them to the
+ * stack; reloading them is cheaper. */
+#define NO_PCOM __attribute__((optimize("no-predictive-commoning")))
+
 static inline __mmask16 lanes(int n) { return n >= VL ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
 
-/* Output block: channels k0..k0+KB, vectors j0..j0+NV (vector j is output
- * row j / QV, columns (j % QV) * 16 ...). */
-#define DIRECT_KERNEL(NV)                                                                              \
-    static void direct_kernel_##NV(const Direct *d, int k0, int j0) {                                  \
-        __m512 acc[KB][NV];                                                                            \
-        size_t off[NV];                                                                                \
-        for (int j = 0; j < NV; j++)                                                                   \
-            off[j] = (size_t)((j0 + j) / d->QV) * d->Wp + (size_t)((j0 + j) % d->QV) * VL;            \
-        _Pragma("GCC unroll 8") for (int kk = 0; kk < KB; kk++)                                        \
-            _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) acc[kk][j] = _mm512_setzero_ps();    \
+/* Output block: channels k0..k0+32 (two vectors) x NP pixels q0.. of
+ * output row p, into yt; per tap 2 weight vectors and NP broadcasts of the
+ * input feed 2 * NP FMAs. */
+#define PIX_KERNEL(NP)                                                                                 \
+    static NO_PCOM void pix_kernel_##NP(const Direct *d, int k0, int p, int q0) {                     \
+        __m512 acc[NP][KV];                                                                            \
+        _Pragma("GCC unroll 16") for (int j = 0; j < NP; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps(); \
         for (int ci = 0; ci < d->Cin; ci++)                                                            \
             for (int r = 0; r < d->R; r++) {                                                           \
-                const float *x = d->tile + ci * d->plane + (size_t)r * d->Wp;                          \
+                const float *x = d->tile + ci * d->plane + (size_t)(p + r) * d->Wp + q0;               \
                 const float *w = d->wr + ((size_t)ci * d->R + r) * d->R * d->Kp + k0;                  \
-                for (int t = 0; t < d->R; t++, x++, w += d->Kp) {                                      \
-                    __m512 xv[NV];                                                                     \
-                    _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) xv[j] = _mm512_loadu_ps(x + off[j]); \
-                    _Pragma("GCC unroll 8") for (int kk = 0; kk < KB; kk++) {                          \
-                        __m512 wv = _mm512_set1_ps(w[kk]);                                             \
-                        _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++)                           \
-                            acc[kk][j] = _mm512_fmadd_ps(wv, xv[j], acc[kk][j]);                       \
+                _Pragma("GCC unroll 1") for (int t = 0; t < d->R; t++, x++, w += d->Kp) {              \
+                    __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + VL);                      \
+                    _Pragma("GCC unroll 16") for (int j = 0; j < NP; j++) {                            \
+                        __m512 xb = _mm512_set1_ps(x[j]);                                              \
+                        acc[j][0] = _mm512_fmadd_ps(xb, w0, acc[j][0]);                                \
+                        acc[j][1] = _mm512_fmadd_ps(xb, w1, acc[j][1]);                                \
                     }                                                                                  \
                 }                                                                                      \
             }                                                                                          \
-        for (int kk = 0; kk < KB && k0 + kk < d->K; kk++)                                              \
-            for (int j = 0; j < NV; j++) {                                                             \
-                int p = (j0 + j) / d->QV, q0 = ((j0 + j) % d->QV) * VL;                                \
-                __mmask16 m = lanes(d->Q - q0);                                                        \
-                float *dst = d->y + ((size_t)(k0 + kk) * d->P + p) * d->Q + q0;                        \
-                __m512 base = d->bias ? _mm512_set1_ps(d->bias[k0 + kk]) : _mm512_maskz_loadu_ps(m, dst); \
-                _mm512_mask_storeu_ps(dst, m, _mm512_add_ps(base, acc[kk][j]));                        \
-            }                                                                                          \
+        float *out = d->yt + ((size_t)p * d->Q + q0) * d->Kp + k0;                                     \
+        _Pragma("GCC unroll 16") for (int j = 0; j < NP; j++) {                                        \
+            _mm512_storeu_ps(out + (size_t)j * d->Kp, acc[j][0]);                                      \
+            _mm512_storeu_ps(out + (size_t)j * d->Kp + VL, acc[j][1]);                                 \
+        }                                                                                              \
     }
 
-DIRECT_KERNEL(1)
-DIRECT_KERNEL(2)
-DIRECT_KERNEL(3)
+PIX_KERNEL(1) PIX_KERNEL(2) PIX_KERNEL(3) PIX_KERNEL(4) PIX_KERNEL(5) PIX_KERNEL(6) PIX_KERNEL(7)
+PIX_KERNEL(8) PIX_KERNEL(9) PIX_KERNEL(10) PIX_KERNEL(11) PIX_KERNEL(12) PIX_KERNEL(13) PIX_KERNEL(14)
+
+typedef void (*PixKernel)(const Direct *, int, int, int);
+static const PixKernel pix_kernels[NPMAX + 1] = {
+    NULL, pix_kernel_1, pix_kernel_2, pix_kernel_3, pix_kernel_4, pix_kernel_5, pix_kernel_6, pix_kernel_7,
+    pix_kernel_8, pix_kernel_9, pix_kernel_10, pix_kernel_11, pix_kernel_12, pix_kernel_13, pix_kernel_14,
+};
+
+static inline void transpose16(__m512 r[16]);
+
+/* y (K, n) = base + yt (n, ld) transposed, base being bias[k] or y itself. */
+static void from_pixel_major(float *y, const float *yt, int ld, int K, int n, const float *bias) {
+    __m512 r[16];
+    for (int n0 = 0; n0 < n; n0 += VL) {
+        int nv = n - n0 < VL ? n - n0 : VL;
+        __mmask16 m = lanes(nv);
+        for (int k0 = 0; k0 < K; k0 += VL) {
+            for (int i = 0; i < VL; i++) r[i] = i < nv ? _mm512_loadu_ps(yt + (size_t)(n0 + i) * ld + k0) : _mm512_setzero_ps();
+            transpose16(r);
+            for (int kk = 0; kk < VL && k0 + kk < K; kk++) {
+                float *dst = y + (size_t)(k0 + kk) * n + n0;
+                __m512 base = bias ? _mm512_set1_ps(bias[k0 + kk]) : _mm512_maskz_loadu_ps(m, dst);
+                _mm512_mask_storeu_ps(dst, m, _mm512_add_ps(base, r[kk]));
+            }
+        }
+    }
+}
 
 static void direct_run(const Direct *d) {
-    int V = d->P * d->QV;
-    for (int k0 = 0; k0 < d->K; k0 += KB) {
-        int j = 0;
-        for (; j + 3 <= V; j += 3) direct_kernel_3(d, k0, j);
-        if (V - j == 2) direct_kernel_2(d, k0, j);
-        else if (V - j == 1) direct_kernel_1(d, k0, j);
-    }
+    for (int k0 = 0; k0 < d->K; k0 += KV * VL)
+        for (int p = 0; p < d->P; p++) {
+            int q0 = 0;
+            for (; q0 + NPMAX <= d->Q; q0 += NPMAX) pix_kernel_14(d, k0, p, q0);
+            if (q0 < d->Q) pix_kernels[d->Q - q0](d, k0, p, q0);
+        }
+    from_pixel_major(d->y, d->yt, d->Kp, d->K, d->P * d->Q, d->bias);
 }
 
 /* Weight gradient of one image for one tap (r, t), from the pixel-major
@@ -133,8 +158,8 @@ typedef struct {
 static DGeom dgeom(const LayerSpec *s, int pad, int P, int Q) {
     DGeom g;
     g.K = s->filters; g.C = s->in.c; g.R = s->size; g.H = s->in.h; g.W = s->in.w; g.pad = pad; g.P = P; g.Q = Q;
-    g.Kp = (g.K + VL - 1) / VL * VL;   /* a multiple of KB and of the transposes' 16 */
-    g.Cp = (g.C + KB - 1) / KB * KB;
+    g.Kp = (g.K + KV * VL - 1) / (KV * VL) * (KV * VL);   /* whole forward blocks */
+    g.Cp = (g.C + KV * VL - 1) / (KV * VL) * (KV * VL);
     g.Cx = (g.C + 2 * VL - 1) / (2 * VL) * (2 * VL);
     g.Hp = g.H + 2 * pad; g.Wp = g.W + 2 * pad;
     int pd = g.R - 1 - pad;
@@ -149,7 +174,8 @@ size_t conv_direct_scratch(const LayerSpec *s, int pad, int P, int Q) {
     DGeom g = dgeom(s, pad, P, Q);
     size_t w = (size_t)g.R * g.R * ((size_t)g.C * g.Kp > (size_t)g.K * g.Cp ? (size_t)g.C * g.Kp : (size_t)g.K * g.Cp);
     size_t xt = (size_t)g.Hp * g.Wp * g.Cx, dyt = (size_t)P * Q * g.Kp, dwt = (size_t)g.R * g.R * g.Kp * g.Cx;
-    return (g.xtile > xt ? g.xtile : xt) + g.dtile + w + dyt + dwt;
+    size_t yt = (size_t)P * Q * g.Kp > (size_t)g.H * g.W * g.Cp ? (size_t)P * Q * g.Kp : (size_t)g.H * g.W * g.Cp;
+    return (g.xtile > xt ? g.xtile : xt) + g.dtile + w + dyt + dwt + yt;
 }
 
 /* tile (C, Hp, Wp) = x (C, H, W) zero-padded by pad on each side; slack zeroed */
@@ -215,13 +241,16 @@ void conv_direct_forward(const LayerCtx *c, int pad, int P, int Q) {
     const LayerSpec *s = c->s;
     DGeom g = dgeom(s, pad, P, Q);
     int RR = g.R * g.R;
-    float *tile = c->scratch, *wr = tile + g.xtile + g.dtile;
+    size_t xt = (size_t)g.Hp * g.Wp * g.Cx;
+    size_t wsz = (size_t)RR * ((size_t)g.C * g.Kp > (size_t)g.K * g.Cp ? (size_t)g.C * g.Kp : (size_t)g.K * g.Cp);
+    float *tile = c->scratch, *wr = tile + (g.xtile > xt ? g.xtile : xt) + g.dtile;
+    float *yt = wr + wsz + (size_t)P * Q * g.Kp + (size_t)RR * g.Kp * g.Cx;
     /* wr[(c, r, t)][k] = weight[k][c][r][t]; padded channels 0 */
     memset(wr, 0, sizeof(float) * RR * g.C * g.Kp);
     for (int k = 0; k < g.K; k++)
         for (int ch = 0; ch < g.C; ch++)
             for (int i = 0; i < RR; i++) wr[((size_t)ch * RR + i) * g.Kp + k] = c->w[((size_t)k * g.C + ch) * RR + i];
-    Direct d = { tile, (size_t)g.Hp * g.Wp, g.Wp, wr, g.C, g.R, g.Kp, NULL, g.K, P, Q, (Q + VL - 1) / VL,
+    Direct d = { tile, (size_t)g.Hp * g.Wp, g.Wp, wr, g.C, g.R, g.Kp, yt, NULL, g.K, P, Q,
                  c->w + (size_t)g.K * g.C * RR };
     size_t in_sz = shape_size(s->in), out_sz = (size_t)g.K * P * Q;
     for (int n = 0; n < c->n; n++) {
@@ -238,9 +267,9 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
     size_t xt = (size_t)g.Hp * g.Wp * g.Cx;
     size_t wsz = (size_t)RR * ((size_t)g.C * g.Kp > (size_t)g.K * g.Cp ? (size_t)g.C * g.Kp : (size_t)g.K * g.Cp);
     float *tile = c->scratch, *dtile = tile + (g.xtile > xt ? g.xtile : xt), *wr = dtile + g.dtile, *dyt = wr + wsz,
-          *dwt = dyt + (size_t)P * Q * g.Kp;
+          *dwt = dyt + (size_t)P * Q * g.Kp, *yt = dwt + (size_t)RR * g.Kp * g.Cx;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)g.K * P * Q;
-    Direct d = { dtile, (size_t)g.Hd * g.Wd, g.Wd, wr, g.K, R, g.Cp, NULL, g.C, g.H, g.W, (g.W + VL - 1) / VL, NULL };
+    Direct d = { dtile, (size_t)g.Hd * g.Wd, g.Wd, wr, g.K, R, g.Cp, yt, NULL, g.C, g.H, g.W, NULL };
     if (c->din) {
         /* wr[(k, r', t')][c] = weight[k][c][R-1-r'][R-1-t']: the flipped, transposed kernel */
         memset(wr, 0, sizeof(float) * RR * g.K * g.Cp);

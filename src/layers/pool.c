@@ -3,6 +3,9 @@
  * Max pooling keeps the argmax of each window for backward; ties go to the
  * first element in row-major order. */
 #include <stdint.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 #include "layers/layer.h"
 
@@ -18,10 +21,51 @@ static DlStatus pool_shape(LayerSpec *s) {
 
 static size_t maxpool_cache(const LayerSpec *s, int n) { return (size_t)n * shape_size(s->out); }
 
+#ifdef __AVX512F__
+/* 2x2, stride 2: 16 outputs of a row at once, from the even and odd columns
+ * of the two input rows; the same comparisons in the same order as the
+ * general loop, so the same outputs and argmaxes. */
+static void maxpool2_plane(const float *x, float *y, int32_t *a, int W, int P, int Q) {
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    for (int p = 0; p < P; p++) {
+        const float *r0 = x + (size_t)2 * p * W, *r1 = r0 + W;
+        for (int q0 = 0; q0 < Q; q0 += 16) {
+            int nq = Q - q0 < 16 ? Q - q0 : 16, ncol = 2 * nq;
+            __mmask16 mlo = (__mmask16)(ncol >= 16 ? 0xffff : (1u << ncol) - 1u);
+            __mmask16 mhi = (__mmask16)(ncol <= 16 ? 0 : ncol >= 32 ? 0xffff : (1u << (ncol - 16)) - 1u);
+            __mmask16 mq = (__mmask16)(nq >= 16 ? 0xffff : (1u << nq) - 1u);
+            __m512 a0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * q0), b0 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * q0 + 16);
+            __m512 a1 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * q0), b1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * q0 + 16);
+            __m512 v[4] = { _mm512_permutex2var_ps(a0, ev, b0), _mm512_permutex2var_ps(a0, od, b0),
+                            _mm512_permutex2var_ps(a1, ev, b1), _mm512_permutex2var_ps(a1, od, b1) };
+            __m512i base = _mm512_add_epi32(ev, _mm512_set1_epi32(2 * p * W + 2 * q0));
+            const int off[4] = { 0, 1, W, W + 1 };
+            __m512 best = v[0];
+            __m512i idx = base;
+            for (int k = 1; k < 4; k++) {
+                __mmask16 gt = _mm512_cmp_ps_mask(v[k], best, _CMP_GT_OQ);
+                best = _mm512_mask_mov_ps(best, gt, v[k]);
+                idx = _mm512_mask_mov_epi32(idx, gt, _mm512_add_epi32(base, _mm512_set1_epi32(off[k])));
+            }
+            _mm512_mask_storeu_ps(y + (size_t)p * Q + q0, mq, best);
+            _mm512_mask_storeu_epi32(a + (size_t)p * Q + q0, mq, idx);
+        }
+    }
+}
+#endif
+
 static void maxpool_forward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
     int H = s->in.h, W = s->in.w, P = s->out.h, Q = s->out.w, R = s->size, st = s->stride;
     int32_t *arg = (int32_t *)c->cache;    /* (n, C, P, Q): index into the (H, W) plane */
+#ifdef __AVX512F__
+    if (R == 2 && st == 2) {
+        for (size_t plane = 0; plane < (size_t)c->n * s->in.c; plane++)
+            maxpool2_plane(c->in + plane * H * W, c->out + plane * P * Q, arg + plane * P * Q, W, P, Q);
+        return;
+    }
+#endif
     for (size_t plane = 0; plane < (size_t)c->n * s->in.c; plane++) {
         const float *x = c->in + plane * H * W;
         float *y = c->out + plane * P * Q;
