@@ -100,13 +100,20 @@ void optim_step(float *params, float *state, const float *grads, const ParamSeg 
 }
 
 float optim_clip_grad_norm(float *grads, size_t n, float max_norm) {
-    double ss = 0.0;
-    for (size_t i = 0; i < n; i++) ss += (double)grads[i] * grads[i];
-    double norm = sqrt(ss);
+    /* 16 fixed lanes in double (they vectorise; one chain would wait on
+     * each add), then the lanes pairwise: the same bits every run */
+    double acc[16] = { 0 };
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] += (double)grads[i + j] * grads[i + j];
+    for (; i < n; i++) acc[i & 15] += (double)grads[i] * grads[i];
+    for (int w = 8; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) acc[j] += acc[j + w];
+    double norm = sqrt(acc[0]);
     double scale = (double)max_norm / (norm + 1e-6);
     if (scale < 1.0) {   /* false for a NaN norm: grads stay as they are */
         float f = (float)scale;
-        for (size_t i = 0; i < n; i++) grads[i] *= f;
+        for (size_t k = 0; k < n; k++) grads[k] *= f;
     }
     return (float)norm;
 }

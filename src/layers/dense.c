@@ -1,6 +1,7 @@
 /* dense.c: fully connected layer over the flattened (C*H*W) input.
  * weight (U, In) and bias (U), as torch.nn.Linear. */
 #include <cblas.h>
+#include <math.h>
 #include <string.h>
 
 #include "layers/layer.h"
@@ -22,6 +23,195 @@ static void dense_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
     int in = (int)shape_size(s->in);
     init_fan_in_uniform(w, (size_t)s->units * (in + 1), in, r);   /* weight, then bias */
 }
+
+#ifdef __AVX512F__
+/* AVX-512 kernels. Each output is summed in an order fixed by the layer's
+ * shape alone (forward: 16 lanes over the inputs, then a fixed reduction
+ * tree; input gradient: over the units in order; weight gradient: over a
+ * group's samples in order, then the groups' balanced tree), so a call may
+ * take every sample of a thread at once, and the weight streams from memory
+ * once per call. Blocks past the last sample or unit reuse row 0 and are not
+ * stored, so the kernels keep fixed sizes. */
+#include <immintrin.h>
+
+#define VL 16
+#define FN 4   /* forward: samples x units per block, 24 accumulators over the inputs */
+#define FU 6
+#define XN 6   /* input gradient: samples x 16-input vectors per block */
+#define XV 4
+#define WU 6   /* weight gradient: units per block (x 32 inputs, two groups in registers) */
+#define MAX_LEVELS 16
+#define IC 512  /* weight gradient: inputs per chunk (the chunk of every sample stays in L2) */
+#define UNROLL _Pragma("GCC unroll 8")
+
+static inline __mmask16 lanes(int n) { return n >= VL ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1u); }
+
+static int group_size(const LayerCtx *c) { return c->group_n > 0 ? c->group_n : c->n; }
+
+static size_t dense_scratch(const LayerSpec *s, int n) { return (size_t)n * (s->units + 1); }   /* groups' bias gradients; wgrad_small */
+
+/* y[n][u] = bias[u] + x[n] . weight[u] */
+static void dense_forward(const LayerCtx *c) {
+    int N = c->n, U = c->s->units, In = (int)shape_size(c->s->in);
+    const float *weight = c->w, *bias = c->w + (size_t)U * In;
+    for (int u0 = 0; u0 < U; u0 += FU)
+        for (int n0 = 0; n0 < N; n0 += FN) {
+            const float *xr[FN], *wr[FU];
+            for (int a = 0; a < FN; a++) xr[a] = c->in + (size_t)(n0 + a < N ? n0 + a : n0) * In;
+            for (int b = 0; b < FU; b++) wr[b] = weight + (size_t)(u0 + b < U ? u0 + b : u0) * In;
+            __m512 acc[FN][FU];
+            float sum[FN][FU];
+            UNROLL for (int a = 0; a < FN; a++)
+                UNROLL for (int b = 0; b < FU; b++) acc[a][b] = _mm512_setzero_ps();
+            for (int i = 0; i < In; i += VL) {
+                __mmask16 m = lanes(In - i);   /* all lanes but in the last block */
+                __m512 wv[FU];
+                UNROLL for (int b = 0; b < FU; b++) wv[b] = _mm512_maskz_loadu_ps(m, wr[b] + i);
+                UNROLL for (int a = 0; a < FN; a++) {
+                    __m512 xv = _mm512_maskz_loadu_ps(m, xr[a] + i);
+                    UNROLL for (int b = 0; b < FU; b++) acc[a][b] = _mm512_fmadd_ps(xv, wv[b], acc[a][b]);
+                }
+            }
+            UNROLL for (int a = 0; a < FN; a++)
+                UNROLL for (int b = 0; b < FU; b++) sum[a][b] = _mm512_reduce_add_ps(acc[a][b]);
+            for (int a = 0; a < FN && n0 + a < N; a++)
+                for (int b = 0; b < FU && u0 + b < U; b++) c->out[(size_t)(n0 + a) * U + u0 + b] = bias[u0 + b] + sum[a][b];
+        }
+}
+
+/* din[n][i] += sum over u of dout[n][u] * weight[u][i] */
+static void dense_input_grad(const LayerCtx *c, int N, int U, int In) {
+    for (int i0 = 0; i0 < In; i0 += XV * VL) {
+        __mmask16 m[XV];
+        for (int v = 0; v < XV; v++) m[v] = lanes(In - i0 - v * VL);
+        for (int n0 = 0; n0 < N; n0 += XN) {
+            const float *dr[XN];
+            for (int a = 0; a < XN; a++) dr[a] = c->dout + (size_t)(n0 + a < N ? n0 + a : n0) * U;
+            __m512 acc[XN][XV];
+            UNROLL for (int a = 0; a < XN; a++)
+                UNROLL for (int v = 0; v < XV; v++) acc[a][v] = _mm512_setzero_ps();
+            const float *w = c->w + i0;
+            for (int u = 0; u < U; u++, w += In) {
+                __m512 wv[XV];
+                UNROLL for (int v = 0; v < XV; v++) wv[v] = _mm512_maskz_loadu_ps(m[v], w + v * VL);
+                UNROLL for (int a = 0; a < XN; a++) {
+                    __m512 d = _mm512_set1_ps(dr[a][u]);
+                    UNROLL for (int v = 0; v < XV; v++) acc[a][v] = _mm512_fmadd_ps(d, wv[v], acc[a][v]);
+                }
+            }
+            UNROLL for (int a = 0; a < XN; a++) {
+                if (n0 + a >= N) break;
+                UNROLL for (int v = 0; v < XV; v++) {
+                    float *dst = c->din + (size_t)(n0 + a) * In + i0 + v * VL;
+                    _mm512_mask_storeu_ps(dst, m[v], _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], dst), acc[a][v]));
+                }
+            }
+        }
+    }
+}
+
+/* One group's weight-gradient block: units u0..u0+WU x inputs i0..i0+32,
+ * summed over samples n0..n1 in order. */
+static inline __attribute__((always_inline)) void wgrad_block(__m512 acc[WU][2], const float *x, const float *dy,
+                                                              int U, int In, int n0, int n1, int u0, int i0,
+                                                              __mmask16 m0, __mmask16 m1) {
+    UNROLL for (int b = 0; b < WU; b++) acc[b][0] = acc[b][1] = _mm512_setzero_ps();
+    for (int n = n0; n < n1; n++) {
+        const float *xn = x + (size_t)n * In + i0, *d = dy + (size_t)n * U + u0;
+        __m512 x0 = _mm512_maskz_loadu_ps(m0, xn), x1 = _mm512_maskz_loadu_ps(m1, xn + VL);
+        UNROLL for (int b = 0; b < WU; b++) {
+            __m512 dv = _mm512_set1_ps(d[b]);
+            acc[b][0] = _mm512_fmadd_ps(dv, x0, acc[b][0]);
+            acc[b][1] = _mm512_fmadd_ps(dv, x1, acc[b][1]);
+        }
+    }
+}
+
+/* dw = the groups' weight gradients summed in a balanced binary tree,
+ * ((g0 + g1) + (g2 + g3)), the order of the trainer's sums: per block of
+ * WU units x 32 inputs, two groups at a time in registers, merged, then
+ * on a stack whose equal-sized top two entries merge as they come. The
+ * last block of units overlaps the one before (U >= WU) and stores only
+ * its new units. */
+static void wgrad(const LayerCtx *c, int gn, int G, int U, int In) {
+    __m512 stack[MAX_LEVELS][WU][2];
+    int size[MAX_LEVELS];
+    for (int ic = 0; ic < In; ic += IC)
+        for (int u0 = 0; u0 < U; u0 += WU) {
+            int ub = u0 + WU <= U ? u0 : U - WU;   /* the block computed; units from u0 are stored */
+            for (int i0 = ic; i0 < In && i0 < ic + IC; i0 += 2 * VL) {
+                __mmask16 m0 = lanes(In - i0), m1 = lanes(In - i0 - VL);
+                int depth = 0;
+                for (int g = 0; g < G; g += 2) {
+                    __m512 a[WU][2], b[WU][2];
+                    wgrad_block(a, c->in, c->dout, U, In, g * gn, (g + 1) * gn, ub, i0, m0, m1);
+                    if (g + 1 < G) {
+                        wgrad_block(b, c->in, c->dout, U, In, (g + 1) * gn, (g + 2) * gn, ub, i0, m0, m1);
+                        UNROLL for (int k = 0; k < WU; k++) {
+                            a[k][0] = _mm512_add_ps(a[k][0], b[k][0]);
+                            a[k][1] = _mm512_add_ps(a[k][1], b[k][1]);
+                        }
+                    }
+                    UNROLL for (int k = 0; k < WU; k++) { stack[depth][k][0] = a[k][0]; stack[depth][k][1] = a[k][1]; }
+                    size[depth++] = 2;
+                    while (depth >= 2 && size[depth - 1] == size[depth - 2]) {
+                        for (int k = 0; k < WU; k++)
+                            for (int v = 0; v < 2; v++)
+                                stack[depth - 2][k][v] = _mm512_add_ps(stack[depth - 2][k][v], stack[depth - 1][k][v]);
+                        size[depth - 2] *= 2;
+                        depth--;
+                    }
+                }
+                for (int k = u0 - ub; k < WU; k++) {
+                    float *dst = c->dw + (size_t)(ub + k) * In + i0;
+                    _mm512_mask_storeu_ps(dst, m0, stack[0][k][0]);
+                    _mm512_mask_storeu_ps(dst + VL, m1, stack[0][k][1]);
+                }
+            }
+        }
+}
+
+/* Layers narrower than a block: plain loops, the same sums in the same order. */
+static void wgrad_small(const LayerCtx *c, int gn, int G, int U, int In) {
+    float *tmp = c->scratch + (size_t)G * U;   /* (G) partial sums of one weight */
+    for (int u = 0; u < U; u++)
+        for (int i = 0; i < In; i++) {
+            for (int g = 0; g < G; g++) {
+                float sum = 0.0f;
+                for (int n = g * gn; n < (g + 1) * gn; n++) sum = fmaf(c->dout[(size_t)n * U + u], c->in[(size_t)n * In + i], sum);
+                tmp[g] = sum;
+            }
+            for (int span = 1; span < G; span *= 2)
+                for (int g = 0; g + span < G; g += 2 * span) tmp[g] += tmp[g + span];
+            c->dw[(size_t)u * In + i] = tmp[0];
+        }
+}
+
+static void dense_weight_grad(const LayerCtx *c, int gn, int G, int U, int In) {
+    DL_CHECK((G & (G - 1)) == 0 && G < (1 << (MAX_LEVELS - 3)));   /* the trainer's groups: a power of two */
+    if (U >= WU) wgrad(c, gn, G, U, In);
+    else wgrad_small(c, gn, G, U, In);
+    /* bias: each group's sum over its samples in order, then the same tree */
+    float *db = c->scratch, *dbias = c->dw + (size_t)U * In;
+    for (int g = 0; g < G; g++)
+        for (int u = 0; u < U; u++) {
+            float sum = 0.0f;
+            for (int n = g * gn; n < (g + 1) * gn; n++) sum += c->dout[(size_t)n * U + u];
+            db[(size_t)g * U + u] = sum;
+        }
+    for (int span = 1; span < G; span *= 2)
+        for (int g = 0; g + span < G; g += 2 * span)
+            for (int u = 0; u < U; u++) db[(size_t)g * U + u] += db[(size_t)(g + span) * U + u];
+    memcpy(dbias, db, sizeof(float) * U);
+}
+
+static void dense_backward(const LayerCtx *c) {
+    int gn = group_size(c), G = c->n / gn, U = c->s->units, In = (int)shape_size(c->s->in);
+    if (c->dw) dense_weight_grad(c, gn, G, U, In);
+    if (c->din) dense_input_grad(c, c->n, U, In);
+}
+
+#else   /* OpenBLAS */
 
 /* The GEMMs run per group of c->group_n samples, whatever the number of
  * groups in a call, so a sample's output has the same bits for any -np; and
@@ -102,6 +292,8 @@ static void dense_backward(const LayerCtx *c) {
                             c->w + i0, In, 1.0f, c->din + (size_t)g * gn * In + i0, In);
         }
 }
+
+#endif
 
 const LayerOps dense_ops = {
     .kind = "dense", .shape = dense_shape, .params = dense_params, .states = no_tensors,
