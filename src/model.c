@@ -393,7 +393,7 @@ void model_free(Model *m) {
         if (!aliased) dl_free(m->grad[i]);
     }
     dl_free(m->act); dl_free(m->cache); dl_free(m->grad); dl_free(m->inplace);
-    dl_free(m->scratch); dl_free(m->dlogits); dl_free(m->dinput);
+    dl_free(m->scratch); dl_free(m->dlogits); dl_free(m->dinput); dl_free(m->written);
     dl_free(m->params); dl_free(m->state);
     dl_free(m->w_off); dl_free(m->st_off); dl_free(m->bs_off);
     dl_free(m->spec); dl_free(m->text); dl_free(m->source);
@@ -488,6 +488,7 @@ DlStatus model_init(Model *m, const char *text, const char *source, Shape input,
     for (int i = n - 1; i >= 0; i--)   /* backward through an in-place relu: its input's gradient is its own */
         if (m->inplace[i] && i + 1 < n) { dl_free(m->grad[spec[i].src]); m->grad[spec[i].src] = m->grad[i]; }
     m->scratch = dl_malloc(sizeof(float) * (scratch ? scratch : 1));
+    m->written = dl_calloc((size_t)n + 2, sizeof(float *));
     m->dinput = dl_malloc(sizeof(float) * max_n * shape_size(input));
     return DL_OK;
 }
@@ -577,12 +578,26 @@ static float *grad_of(Model *m, int j) {
     return j < 0 && m->frozen == 0 && m->input_grad ? m->dinput : NULL;
 }
 
+/* Gradient buffers are not zeroed up front: the first layer to add into
+ * one this pass is told it is fresh (c.din_fresh) and writes 0 + its share,
+ * or, if it cannot (no .writes_din), the buffer is zeroed just before. A
+ * buffer is known by its address (an in-place relu shares its input's). */
+static int is_written(float *const *w, int nw, const float *p) {
+    for (int k = 0; k < nw; k++) if (w[k] == p) return 1;
+    return 0;
+}
+
+static void zero_unwritten(float **w, int *nw, float *p, size_t floats) {
+    if (!p || is_written(w, *nw, p)) return;
+    memset(p, 0, sizeof(float) * floats);
+    w[(*nw)++] = p;
+}
+
 void model_backward(Model *m, const float *x, int n, const ForwardArgs *a, float *grads) {
     int G = groups_of(m, n, a);
-    for (int j = m->frozen > 0 ? m->frozen : -1; j + 1 < m->n_layers; j++) {
-        float *g = grad_of(m, j);
-        if (g) memset(g, 0, sizeof(float) * n * (j < 0 ? shape_size(m->input) : shape_size(m->spec[j].out)));
-    }
+    float **written = m->written;
+    int nw = 0;
+    written[nw++] = m->grad[m->n_layers - 1];   /* dlogits: the caller's */
     /* Decreasing i: every consumer of an output has added its share before
      * the output's own layer reads it, always in this order. */
     for (int i = m->n_layers - 1; i >= m->frozen; i--) {
@@ -596,6 +611,14 @@ void model_backward(Model *m, const float *x, int n, const ForwardArgs *a, float
         c.din2 = s->from >= 0 ? grad_of(m, s->from) : NULL;
         if (!c.din && !c.din2 && !c.dw) continue;   /* nothing to do; layers without din need params */
         double t0 = m->prof ? dl_now() : 0.0;
+        zero_unwritten(written, &nw, m->grad[i], (size_t)n * shape_size(s->out));   /* an output nothing read */
+        size_t in_floats = (size_t)n * (s->src < 0 ? shape_size(m->input) : shape_size(s->in));
+        if (c.din && !is_written(written, nw, c.din)) {
+            if (ops->writes_din) c.din_fresh = 1;
+            else memset(c.din, 0, sizeof(float) * in_floats);
+            written[nw++] = c.din;
+        }
+        if (c.din2) zero_unwritten(written, &nw, c.din2, (size_t)n * shape_size(s->in2));
         if (ops->grouped || (!np && s->kind != LK_BN) || G == 1) {
             if (np && !ops->grouped) memset(c.dw, 0, sizeof(float) * np);
             ops->backward(&c);

@@ -38,6 +38,7 @@ typedef struct {
     float **grad;            /* grad[i] (max_n, out_i): gradient w.r.t. layer i's output,
                               * summed over its consumers; the last is dlogits */
     float *scratch;          /* largest scratch need of any layer */
+    float **written;         /* (n_layers + 2) model_backward: the gradient buffers written so far */
     float *dlogits;          /* (max_n, classes) */
     float *dinput;           /* (max_n, input): gradient w.r.t. the input, when input_grad is set */
     int input_grad;          /* tests and saliency: backward also fills dinput */

@@ -21,7 +21,7 @@ static void relu_backward(const LayerCtx *c) {
         float *d = c->din;
         for (size_t i = 0; i < n; i++) d[i] = c->in[i] > 0.0f ? d[i] : 0.0f;
     } else {
-        for (size_t i = 0; i < n; i++) c->din[i] += c->in[i] > 0.0f ? c->dout[i] : 0.0f;
+        for (size_t i = 0; i < n; i++) c->din[i] = (c->din_fresh ? 0.0f : c->din[i]) + (c->in[i] > 0.0f ? c->dout[i] : 0.0f);
     }
 }
 
@@ -34,7 +34,7 @@ static void leaky_forward(const LayerCtx *c) {
 static void leaky_backward(const LayerCtx *c) {
     size_t n = (size_t)c->n * shape_size(c->s->in);
     float a = c->s->alpha;
-    for (size_t i = 0; i < n; i++) c->din[i] += c->in[i] > 0.0f ? c->dout[i] : a * c->dout[i];
+    for (size_t i = 0; i < n; i++) c->din[i] = (c->din_fresh ? 0.0f : c->din[i]) + (c->in[i] > 0.0f ? c->dout[i] : a * c->dout[i]);
 }
 
 static DlStatus flatten_shape(LayerSpec *s) { s->out = (Shape){ (int)shape_size(s->in), 1, 1 }; return DL_OK; }
@@ -45,12 +45,12 @@ static void copy_forward(const LayerCtx *c) {
 
 static void add_backward(const LayerCtx *c) {
     size_t n = (size_t)c->n * shape_size(c->s->in);
-    for (size_t i = 0; i < n; i++) c->din[i] += c->dout[i];
+    for (size_t i = 0; i < n; i++) c->din[i] = (c->din_fresh ? 0.0f : c->din[i]) + c->dout[i];
 }
 
 #define ELEMENTWISE(kw, fwd, bwd, shp) { .kind = kw, .shape = shp, .params = no_tensors, \
     .states = no_tensors, .cache_count = no_floats, .scratch_count = no_floats, .init = no_init, \
-    .forward = fwd, .backward = bwd }
+    .forward = fwd, .backward = bwd, .writes_din = 1 }
 
 const LayerOps relu_ops = ELEMENTWISE("relu", relu_forward, relu_backward, same_shape);
 const LayerOps leaky_ops = ELEMENTWISE("leaky", leaky_forward, leaky_backward, same_shape);

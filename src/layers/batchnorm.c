@@ -106,7 +106,10 @@ static void bn_backward(const LayerCtx *c) {
         float k = gamma[ch] * invstd[ch];
         if (!c->training) {   /* running statistics are constants */
             for (int n = 0; n < N; n++)
-                for (size_t i = 0; i < HW; i++) c->din[n * CHW + ch * HW + i] += k * c->dout[n * CHW + ch * HW + i];
+                for (size_t i = 0; i < HW; i++) {
+                    size_t j = n * CHW + ch * HW + i;
+                    c->din[j] = (c->din_fresh ? 0.0f : c->din[j]) + k * c->dout[j];
+                }
             continue;
         }
         /* dx = gamma*invstd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)) */
@@ -114,7 +117,7 @@ static void bn_backward(const LayerCtx *c) {
         for (int n = 0; n < N; n++)
             for (size_t i = 0; i < HW; i++) {
                 size_t j = n * CHW + ch * HW + i;
-                c->din[j] += k * (c->dout[j] - mb - ((c->in[j] - mu) * istd) * mg);
+                c->din[j] = (c->din_fresh ? 0.0f : c->din[j]) + k * (c->dout[j] - mb - ((c->in[j] - mu) * istd) * mg);
             }
     }
 }
@@ -122,5 +125,5 @@ static void bn_backward(const LayerCtx *c) {
 const LayerOps bn_ops = {
     .kind = "bn", .shape = bn_shape, .params = bn_params, .states = bn_states,
     .cache_count = bn_cache, .scratch_count = no_floats, .bstat_count_per_channel = 2,
-    .init = bn_init, .forward = bn_forward, .backward = bn_backward,
+    .init = bn_init, .forward = bn_forward, .backward = bn_backward, .writes_din = 1,
 };

@@ -277,8 +277,9 @@ static void conv_backward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
     int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size;
     conv_geom(s, &pad, &P, &Q);
+    if (conv_direct_supports(s)) { conv_direct_backward(c, pad, P, Q); return; }   /* honours din_fresh */
+    if (c->din && c->din_fresh) memset(c->din, 0, sizeof(float) * c->n * shape_size(s->in));
     if (s->size == 1 && s->stride == 1 && pad == 0) { conv_backward_1x1(c); return; }
-    if (conv_direct_supports(s)) { conv_direct_backward(c, pad, P, Q); return; }
     if (s->stride == 1 && s->size > 1 && s->in.c >= S1_MIN_C) { conv_backward_s1(c, pad, P, Q); return; }
     int PQ = P * Q;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)K * PQ;
@@ -323,5 +324,5 @@ static size_t conv_scratch(const LayerSpec *s, int n) {
 const LayerOps conv_ops = {
     .kind = "conv", .shape = conv_shape, .params = conv_params, .states = no_tensors,
     .cache_count = no_floats, .scratch_count = conv_scratch, .init = conv_init,
-    .forward = conv_forward, .backward = conv_backward,
+    .forward = conv_forward, .backward = conv_backward, .writes_din = 1,
 };

@@ -39,6 +39,7 @@ typedef struct {
     float *y;            /* output (K, P, Q) */
     int K, P, Q;
     const float *bias;   /* (K), or NULL: add into y */
+    int fresh;           /* no bias: y holds garbage, write 0 + the sum */
 } Direct;
 
 /* -O3's predictive commoning would carry each input broadcast over to the
@@ -87,7 +88,7 @@ static const PixKernel pix_kernels[NPMAX + 1] = {
 static inline void transpose16(__m512 r[16]);
 
 /* y (K, n) = base + yt (n, ld) transposed, base being bias[k] or y itself. */
-static void from_pixel_major(float *y, const float *yt, int ld, int K, int n, const float *bias) {
+static void from_pixel_major(float *y, const float *yt, int ld, int K, int n, const float *bias, int fresh) {
     __m512 r[16];
     for (int n0 = 0; n0 < n; n0 += VL) {
         int nv = n - n0 < VL ? n - n0 : VL;
@@ -97,7 +98,7 @@ static void from_pixel_major(float *y, const float *yt, int ld, int K, int n, co
             transpose16(r);
             for (int kk = 0; kk < VL && k0 + kk < K; kk++) {
                 float *dst = y + (size_t)(k0 + kk) * n + n0;
-                __m512 base = bias ? _mm512_set1_ps(bias[k0 + kk]) : _mm512_maskz_loadu_ps(m, dst);
+                __m512 base = bias ? _mm512_set1_ps(bias[k0 + kk]) : fresh ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, dst);
                 _mm512_mask_storeu_ps(dst, m, _mm512_add_ps(base, r[kk]));
             }
         }
@@ -111,7 +112,7 @@ static void direct_run(const Direct *d) {
             for (; q0 + NPMAX <= d->Q; q0 += NPMAX) pix_kernel_14(d, k0, p, q0);
             if (q0 < d->Q) pix_kernels[d->Q - q0](d, k0, p, q0);
         }
-    from_pixel_major(d->y, d->yt, d->Kp, d->K, d->P * d->Q, d->bias);
+    from_pixel_major(d->y, d->yt, d->Kp, d->K, d->P * d->Q, d->bias, d->fresh);
 }
 
 /* Weight gradient of one image for one tap (r, t), from the pixel-major
@@ -251,7 +252,7 @@ void conv_direct_forward(const LayerCtx *c, int pad, int P, int Q) {
         for (int ch = 0; ch < g.C; ch++)
             for (int i = 0; i < RR; i++) wr[((size_t)ch * RR + i) * g.Kp + k] = c->w[((size_t)k * g.C + ch) * RR + i];
     Direct d = { tile, (size_t)g.Hp * g.Wp, g.Wp, wr, g.C, g.R, g.Kp, yt, NULL, g.K, P, Q,
-                 c->w + (size_t)g.K * g.C * RR };
+                 c->w + (size_t)g.K * g.C * RR, 0 };
     size_t in_sz = shape_size(s->in), out_sz = (size_t)g.K * P * Q;
     for (int n = 0; n < c->n; n++) {
         pad_into(tile, g.xtile, c->in + n * in_sz, g.C, g.H, g.W, pad);
@@ -269,7 +270,7 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
     float *tile = c->scratch, *dtile = tile + (g.xtile > xt ? g.xtile : xt), *wr = dtile + g.dtile, *dyt = wr + wsz,
           *dwt = dyt + (size_t)P * Q * g.Kp, *yt = dwt + (size_t)RR * g.Kp * g.Cx;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)g.K * P * Q;
-    Direct d = { dtile, (size_t)g.Hd * g.Wd, g.Wd, wr, g.K, R, g.Cp, yt, NULL, g.C, g.H, g.W, NULL };
+    Direct d = { dtile, (size_t)g.Hd * g.Wd, g.Wd, wr, g.K, R, g.Cp, yt, NULL, g.C, g.H, g.W, NULL, c->din_fresh };
     if (c->din) {
         /* wr[(k, r', t')][c] = weight[k][c][R-1-r'][R-1-t']: the flipped, transposed kernel */
         memset(wr, 0, sizeof(float) * RR * g.K * g.Cp);

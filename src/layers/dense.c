@@ -103,7 +103,8 @@ static void dense_input_grad(const LayerCtx *c, int N, int U, int In) {
                 if (n0 + a >= N) break;
                 UNROLL for (int v = 0; v < XV; v++) {
                     float *dst = c->din + (size_t)(n0 + a) * In + i0 + v * VL;
-                    _mm512_mask_storeu_ps(dst, m[v], _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], dst), acc[a][v]));
+                    __m512 base = c->din_fresh ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m[v], dst);
+                    _mm512_mask_storeu_ps(dst, m[v], _mm512_add_ps(base, acc[a][v]));
                 }
             }
         }
@@ -284,6 +285,7 @@ static void dense_weight_grad(const LayerCtx *c, int gn, int G, int U, int In) {
 static void dense_backward(const LayerCtx *c) {
     int gn = group_size(c), G = c->n / gn, U = c->s->units, In = (int)shape_size(c->s->in);
     if (c->dw) dense_weight_grad(c, gn, G, U, In);
+    if (c->din && c->din_fresh) memset(c->din, 0, sizeof(float) * c->n * In);
     if (c->din)
         for (int i0 = 0; i0 < In; i0 += IB) {
             int ib = In - i0 < IB ? In - i0 : IB;
@@ -298,5 +300,5 @@ static void dense_backward(const LayerCtx *c) {
 const LayerOps dense_ops = {
     .kind = "dense", .shape = dense_shape, .params = dense_params, .states = no_tensors,
     .cache_count = no_floats, .scratch_count = dense_scratch, .init = dense_init,
-    .forward = dense_forward, .backward = dense_backward, .grouped = 1,
+    .forward = dense_forward, .backward = dense_backward, .grouped = 1, .writes_din = 1,
 };

@@ -35,11 +35,11 @@ static void dropout_forward(const LayerCtx *c) {
 
 static void dropout_backward(const LayerCtx *c) {
     size_t n = (size_t)c->n * shape_size(c->s->in);
-    for (size_t i = 0; i < n; i++) c->din[i] += c->dout[i] * c->cache[i];
+    for (size_t i = 0; i < n; i++) c->din[i] = (c->din_fresh ? 0.0f : c->din[i]) + c->dout[i] * c->cache[i];
 }
 
 const LayerOps dropout_ops = {
     .kind = "dropout", .shape = dropout_shape, .params = no_tensors, .states = no_tensors,
     .cache_count = dropout_cache, .scratch_count = no_floats, .init = no_init,
-    .forward = dropout_forward, .backward = dropout_backward,
+    .forward = dropout_forward, .backward = dropout_backward, .writes_din = 1,
 };

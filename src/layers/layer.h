@@ -74,6 +74,8 @@ typedef struct {
     const float *dout;        /* (n, out) */
     float *din;               /* (n, in), ACCUMULATED; NULL: not needed (the model calls
                                * backward with no din only on a layer with parameters) */
+    int din_fresh;            /* layers with .writes_din: din holds garbage, not a sum so far;
+                               * the layer computes 0 + its share instead of din + its share */
     float *din2;              /* add: (n, in2), ACCUMULATED; NULL: not needed. May be din. */
     const int64_t *sample;    /* (n) dataset indices of the samples: dropout keys */
     uint64_t seed;            /* run seed */
@@ -99,6 +101,8 @@ typedef struct {
      * the groups' gradients summed in a balanced binary tree,
      * ((g0 + g1) + (g2 + g3)). 0: the model calls the layer per group. */
     int grouped;
+    /* 1: backward honours c->din_fresh (so the model need not zero din first). */
+    int writes_din;
 } LayerOps;
 
 const LayerOps *layer_ops(LayerKind k);
