@@ -476,6 +476,10 @@ DlStatus model_init(Model *m, const char *text, const char *source, Shape input,
         int uses = 0;
         for (int k = 0; k < n; k++) uses += (spec[k].src == j) + (spec[k].from == j);
         m->inplace[i] = uses == 1;
+        if (m->inplace[i] && kj == LK_BN && i + 1 < n) {   /* bn does the relu itself (LayerSpec.relu_after) */
+            spec[j].relu_after = 1;
+            m->inplace[i] = 2;
+        }
     }
     for (int i = 0; i < n; i++) {
         m->act[i] = m->inplace[i] ? m->act[spec[i].src] : dl_malloc(sizeof(float) * max_n * shape_size(spec[i].out));
@@ -556,6 +560,7 @@ const float *model_forward(Model *m, const float *x, int n, const ForwardArgs *a
     DL_CHECK(!a->training || a->bstat || m->n_bstat == 0);
     int G = groups_of(m, n, a);
     for (int i = 0; i < m->n_layers; i++) {
+        if (m->inplace[i] == 2) continue;   /* done by its batch norm */
         LayerCtx c = layer_ctx(m, i, x, n, a);
         const LayerOps *ops = layer_ops(m->spec[i].kind);
         double t0 = m->prof ? dl_now() : 0.0;
@@ -601,6 +606,7 @@ void model_backward(Model *m, const float *x, int n, const ForwardArgs *a, float
     /* Decreasing i: every consumer of an output has added its share before
      * the output's own layer reads it, always in this order. */
     for (int i = m->n_layers - 1; i >= m->frozen; i--) {
+        if (m->inplace[i] == 2) continue;   /* done by its batch norm */
         const LayerSpec *s = &m->spec[i];
         const LayerOps *ops = layer_ops(s->kind);
         LayerCtx c = layer_ctx(m, i, x, n, a);

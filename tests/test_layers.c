@@ -129,13 +129,15 @@ static void check_grads(const char *text, int n, int training, float h, double t
 
 static void test_conv_same(void **s) { (void)s; check_grads(IN(3, 6, 5) "conv name=c filters=4 size=3 pad=same\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_5x5(void **s) { (void)s; check_grads(IN(2, 7, 7) "conv name=c filters=3 size=5 pad=2\n", 2, 1, 1e-2f, 1e-3); }
-/* The paths of conv.c: >= 32 input channels take the direct AVX-512 kernels
- * (rows of more than one 16-wide vector, channel counts off the 8 and 32
- * blocks, pad other than same), 8..31 the shifted GEMMs. */
+/* The paths of conv.c: stride-1 3x3 and 5x5 (and any size from 32 input
+ * channels) take the direct AVX-512 kernels (rows longer than one block of
+ * output pixels, channel counts off the 32 blocks, pad other than same;
+ * test_conv_same and test_conv_5x5 cover the few-channel weight gradient),
+ * other sizes from 8 channels the shifted GEMMs. */
 static void test_conv_direct(void **s) { (void)s; check_grads(IN(32, 6, 19) "conv name=c filters=9 size=3 pad=same\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_direct_5x5(void **s) { (void)s; check_grads(IN(33, 5, 18) "conv name=c filters=8 size=5 pad=1\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_direct_valid(void **s) { (void)s; check_grads(IN(32, 7, 7) "conv name=c filters=16 size=3 pad=0\n", 2, 1, 1e-2f, 1e-3); }
-static void test_conv_shifted(void **s) { (void)s; check_grads(IN(12, 6, 7) "conv name=c filters=5 size=3 pad=same\n", 2, 1, 1e-2f, 1e-3); }
+static void test_conv_shifted(void **s) { (void)s; check_grads(IN(12, 9, 8) "conv name=c filters=5 size=7 pad=same\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_stride2(void **s) { (void)s; check_grads(IN(2, 7, 9) "conv name=c filters=3 size=3 stride=2 pad=0\n", 3, 1, 1e-2f, 1e-3); }
 static void test_conv_stride2_pad1(void **s) { (void)s; check_grads(IN(2, 8, 8) "conv name=c filters=3 size=3 stride=2 pad=1\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_1x1(void **s) { (void)s; check_grads(IN(5, 4, 3) "conv name=c filters=3 size=1\n", 2, 1, 1e-2f, 1e-3); }
@@ -174,6 +176,39 @@ static void test_maxpool2_ties(void **s) {
     test_free(dx);
     case_free(&c);
 }
+/* A relu right after a batch norm is done by the batch norm itself
+ * (relu_after); the same net with leaky alpha=0, which is not fused, must
+ * give the same outputs and gradients (as values: leaky's negative side is
+ * -0.0 where relu's is 0). */
+static void test_bn_relu_fused(void **s) {
+    (void)s;
+    const char *body = "conv name=c filters=4 size=3 pad=same\nbn name=b\n%s\nconv name=d filters=3 size=3 pad=same\n";
+    char t1[512], t2[512];
+    snprintf(t1, sizeof t1, IN(3, 6, 5) "%s", body);
+    snprintf(t2, sizeof t2, t1, "leaky alpha=0");
+    snprintf(t1, sizeof t1, IN(3, 6, 5) "%s", body);
+    char t3[512];
+    snprintf(t3, sizeof t3, t1, "relu");
+    Case a, b;
+    case_init(&a, t3, 3, 1, 5);
+    case_init(&b, t2, 3, 1, 5);
+    assert_int_equal(a.m.spec[1].relu_after, 1);
+    assert_int_equal(b.m.spec[1].relu_after, 0);
+    const float *ya = model_forward(&a.m, a.x, a.n, &a.a), *yb = model_forward(&b.m, b.x, b.n, &b.a);
+    size_t out = (size_t)a.n * a.m.classes, in = (size_t)a.n * shape_size(a.m.input);
+    for (size_t i = 0; i < out; i++) if (ya[i] != yb[i]) fail_msg("output %zu: %g vs %g", i, ya[i], yb[i]);
+    memcpy(a.m.dlogits, a.r, sizeof(float) * out);
+    memcpy(b.m.dlogits, b.r, sizeof(float) * out);
+    model_backward(&a.m, a.x, a.n, &a.a, a.grads);
+    model_backward(&b.m, b.x, b.n, &b.a, b.grads);
+    for (size_t i = 0; i < a.m.n_params; i++)
+        if (a.grads[i] != b.grads[i]) fail_msg("param gradient %zu: %g vs %g", i, a.grads[i], b.grads[i]);
+    for (size_t i = 0; i < in; i++)
+        if (a.m.dinput[i] != b.m.dinput[i]) fail_msg("input gradient %zu: %g vs %g", i, a.m.dinput[i], b.m.dinput[i]);
+    case_free(&a);
+    case_free(&b);
+}
+
 static void test_maxpool3s2(void **s) { (void)s; check_grads(IN(2, 7, 7) "maxpool size=3 stride=2\n", 2, 1, 1e-4f, 1e-3); }
 static void test_avgpool(void **s) { (void)s; check_grads(IN(2, 7, 7) "avgpool size=3 stride=2\n", 2, 1, 1e-2f, 1e-3); }
 static void test_gap(void **s) { (void)s; check_grads(IN(3, 5, 4) "gap\n", 2, 1, 1e-2f, 1e-3); }
@@ -385,7 +420,7 @@ int main(void) {
         cmocka_unit_test(test_conv_1x1),       cmocka_unit_test(test_dense),
         cmocka_unit_test(test_relu),           cmocka_unit_test(test_leaky),
         cmocka_unit_test(test_maxpool2),       cmocka_unit_test(test_maxpool3s2),
-        cmocka_unit_test(test_maxpool2_ties),
+        cmocka_unit_test(test_maxpool2_ties),  cmocka_unit_test(test_bn_relu_fused),
         cmocka_unit_test(test_avgpool),        cmocka_unit_test(test_gap),
         cmocka_unit_test(test_flatten),        cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_bn_train),       cmocka_unit_test(test_bn_eval),

@@ -8,6 +8,7 @@
  * statistics, so the result does not depend on the number of ranks.
  * Eval mode (and a frozen layer) normalises with the running statistics. */
 #include <math.h>
+#include <string.h>
 
 #include "layers/layer.h"
 
@@ -21,15 +22,42 @@ static float sqdev8(const float *v, size_t n, float mu) {
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-/* Sum of dy[i] * xhat[i], xhat[i] = (x[i] - mu) * istd recomputed exactly
- * as forward computed it, with 8 fixed lanes. */
-static float dot_xhat8(const float *dy, const float *x, size_t n, float mu, float istd) {
-    float acc[8] = { 0 };
+/* The gradient at the output: dy, or with a relu after (relu_after) dy
+ * where the output y is > 0 and 0 elsewhere, as relu's backward makes it. */
+static inline float grad_at(const float *dy, const float *y, size_t i, int relu) {
+    return relu && !(y[i] > 0.0f) ? 0.0f : dy[i];
+}
+
+/* Sums of g[i] and of g[i] * xhat[i], g = grad_at, xhat[i] = (x[i] - mu) *
+ * istd recomputed exactly as forward computed it, with 8 fixed lanes each
+ * (sum8's order), written with GCC vector types so the relu gate
+ * vectorises too. */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+
+static inline v8f load8(const float *p) {
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline __attribute__((always_inline)) void sums8(const float *dy, const float *y, const float *x, size_t n,
+                                                        float mu, float istd, int relu, float *sum, float *dot) {
+    v8f acc = { 0 }, acd = { 0 };
     size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += dy[i + j] * ((x[i + j] - mu) * istd);
-    for (; i < n; i++) acc[i & 7] += dy[i] * ((x[i] - mu) * istd);
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i + 8 <= n; i += 8) {
+        v8f g = load8(dy + i);
+        if (relu) g = (v8f)((v8i)g & (load8(y + i) > 0.0f));
+        acc += g;
+        acd += g * ((load8(x + i) - mu) * istd);
+    }
+    for (; i < n; i++) {
+        float g = grad_at(dy, y, i, relu);
+        acc[i & 7] += g;
+        acd[i & 7] += g * ((x[i] - mu) * istd);
+    }
+    *sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    *dot = ((acd[0] + acd[1]) + (acd[2] + acd[3])) + ((acd[4] + acd[5]) + (acd[6] + acd[7]));
 }
 
 static DlStatus bn_shape(LayerSpec *s) { s->out = s->in; return DL_OK; }
@@ -84,12 +112,15 @@ static void bn_forward(const LayerCtx *c) {
         for (int n = 0; n < N; n++)
             for (size_t i = 0; i < HW; i++) {
                 size_t j = n * CHW + ch * HW + i;
-                c->out[j] = gamma[ch] * ((c->in[j] - mean) * istd) + beta[ch];
+                float y = gamma[ch] * ((c->in[j] - mean) * istd) + beta[ch];
+                c->out[j] = s->relu_after ? (y > 0.0f ? y : 0.0f) : y;
             }
     }
 }
 
-static void bn_backward(const LayerCtx *c) {
+/* relu and fresh are constants in each caller, so each variant's loops
+ * vectorise without a test per element. */
+static inline __attribute__((always_inline)) void bn_backward_t(const LayerCtx *c, int relu, int fresh) {
     const LayerSpec *s = c->s;
     int N = c->n, C = s->in.c;
     size_t HW = (size_t)s->in.h * s->in.w, CHW = C * HW, m = (size_t)N * HW;
@@ -98,8 +129,10 @@ static void bn_backward(const LayerCtx *c) {
         double dbeta = 0.0, dgamma = 0.0;
         for (int n = 0; n < N; n++) {
             size_t j = n * CHW + ch * HW;
-            dbeta += sum8(c->dout + j, HW);
-            dgamma += dot_xhat8(c->dout + j, c->in + j, HW, means[ch], invstd[ch]);
+            float sb, sg;
+            sums8(c->dout + j, c->out + j, c->in + j, HW, means[ch], invstd[ch], relu, &sb, &sg);
+            dbeta += sb;
+            dgamma += sg;
         }
         if (c->dw) { c->dw[ch] += (float)dgamma; c->dw[C + ch] += (float)dbeta; }
         if (!c->din) continue;
@@ -108,7 +141,7 @@ static void bn_backward(const LayerCtx *c) {
             for (int n = 0; n < N; n++)
                 for (size_t i = 0; i < HW; i++) {
                     size_t j = n * CHW + ch * HW + i;
-                    c->din[j] = (c->din_fresh ? 0.0f : c->din[j]) + k * c->dout[j];
+                    c->din[j] = (fresh ? 0.0f : c->din[j]) + k * grad_at(c->dout, c->out, j, relu);
                 }
             continue;
         }
@@ -117,9 +150,18 @@ static void bn_backward(const LayerCtx *c) {
         for (int n = 0; n < N; n++)
             for (size_t i = 0; i < HW; i++) {
                 size_t j = n * CHW + ch * HW + i;
-                c->din[j] = (c->din_fresh ? 0.0f : c->din[j]) + k * (c->dout[j] - mb - ((c->in[j] - mu) * istd) * mg);
+                c->din[j] = (fresh ? 0.0f : c->din[j]) +
+                            k * (grad_at(c->dout, c->out, j, relu) - mb - ((c->in[j] - mu) * istd) * mg);
             }
     }
+}
+
+static void bn_backward(const LayerCtx *c) {
+    int relu = c->s->relu_after, fresh = c->din_fresh;
+    if (relu && fresh) bn_backward_t(c, 1, 1);
+    else if (relu) bn_backward_t(c, 1, 0);
+    else if (fresh) bn_backward_t(c, 0, 1);
+    else bn_backward_t(c, 0, 0);
 }
 
 const LayerOps bn_ops = {

@@ -46,6 +46,7 @@ typedef struct {
  * next tap (x[j] at t+1 is x[j+1] at t) and spill the 14 of them to the
  * stack; reloading them is cheaper. */
 #define NO_PCOM __attribute__((optimize("no-predictive-commoning")))
+#define UNROLL _Pragma("GCC unroll 8")
 
 static inline __mmask16 lanes(int n) { return n >= VL ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
 
@@ -145,7 +146,46 @@ static void wgrad_block(float *dwt, const float *dyt, int Kp, const float *xt, i
     }
 }
 
-int conv_direct_supports(const LayerSpec *s) { return s->stride == 1 && s->size > 1 && s->in.c >= 2 * VL; }
+/* Weight gradient for few input channels (a first layer on grey or RGB
+ * images), tap rows RB at a time, 32 output channels in two vectors:
+ *   acc[ch][r][t][k] += sum over p, q of dyt[p*Q + q][k] * xp[(p + r)*Wp + q + t]
+ * acc (C, R*R, Kp) in memory, rows r0..r0+RB of one channel. */
+#define WGRAD_TAPS(R_, RB)                                                                              \
+    static NO_PCOM void wgrad_taps_##R_##_##RB(float *acc_mem, const float *dyt, int Kp, int k0,        \
+                                               const float *xp, int Wp, int P, int Q) {                 \
+        __m512 acc[RB][R_][2];                                                                         \
+        UNROLL for (int r = 0; r < RB; r++)                                                            \
+            UNROLL for (int t = 0; t < R_; t++) {                                                      \
+                acc[r][t][0] = _mm512_loadu_ps(acc_mem + (size_t)(r * R_ + t) * Kp + k0);              \
+                acc[r][t][1] = _mm512_loadu_ps(acc_mem + (size_t)(r * R_ + t) * Kp + k0 + VL);         \
+            }                                                                                          \
+        for (int p = 0; p < P; p++) {                                                                  \
+            const float *d = dyt + (size_t)p * Q * Kp + k0, *x = xp + (size_t)p * Wp;                  \
+            for (int q = 0; q < Q; q++, d += Kp, x++) {                                                \
+                __m512 d0 = _mm512_loadu_ps(d), d1 = _mm512_loadu_ps(d + VL);                          \
+                UNROLL for (int r = 0; r < RB; r++)                                                    \
+                    UNROLL for (int t = 0; t < R_; t++) {                                              \
+                        __m512 xb = _mm512_set1_ps(x[r * Wp + t]);                                     \
+                        acc[r][t][0] = _mm512_fmadd_ps(xb, d0, acc[r][t][0]);                          \
+                        acc[r][t][1] = _mm512_fmadd_ps(xb, d1, acc[r][t][1]);                          \
+                    }                                                                                  \
+            }                                                                                          \
+        }                                                                                              \
+        UNROLL for (int r = 0; r < RB; r++)                                                            \
+            UNROLL for (int t = 0; t < R_; t++) {                                                      \
+                _mm512_storeu_ps(acc_mem + (size_t)(r * R_ + t) * Kp + k0, acc[r][t][0]);              \
+                _mm512_storeu_ps(acc_mem + (size_t)(r * R_ + t) * Kp + k0 + VL, acc[r][t][1]);         \
+            }                                                                                          \
+    }
+
+WGRAD_TAPS(3, 3)
+WGRAD_TAPS(5, 2)
+WGRAD_TAPS(5, 1)
+
+/* Channels from 32 on: the pixel-major weight gradient; fewer: by taps (3x3, 5x5). */
+int conv_direct_supports(const LayerSpec *s) {
+    return s->stride == 1 && s->size > 1 && (s->in.c >= 2 * VL || s->size == 3 || s->size == 5);
+}
 
 /* Geometry of one call: the forward tile (x padded by pad) and the
  * backward-data tile (dy padded by R-1-pad), each with slack for the
@@ -271,6 +311,7 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
           *dwt = dyt + (size_t)P * Q * g.Kp, *yt = dwt + (size_t)RR * g.Kp * g.Cx;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)g.K * P * Q;
     Direct d = { dtile, (size_t)g.Hd * g.Wd, g.Wd, wr, g.K, R, g.Cp, yt, NULL, g.C, g.H, g.W, NULL, c->din_fresh };
+    int few = g.C < 2 * VL;   /* weight gradient by taps */
     if (c->din) {
         /* wr[(k, r', t')][c] = weight[k][c][R-1-r'][R-1-t']: the flipped, transposed kernel */
         memset(wr, 0, sizeof(float) * RR * g.K * g.Cp);
@@ -282,7 +323,23 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
     if (c->dw) memset(dwt, 0, sizeof(float) * RR * g.Kp * g.Cx);
     for (int n = 0; n < c->n; n++) {   /* images in order: the sums over them are fixed */
         const float *dy = c->dout + n * out_sz;
-        if (c->dw) {
+        if (c->dw && few) {   /* dwt (C, RR, Kp) */
+            float *dbias = c->dw + (size_t)g.K * g.C * RR;
+            pad_into(tile, g.xtile, c->in + n * in_sz, g.C, g.H, g.W, pad);
+            to_pixel_major(dyt, g.Kp, dy, g.K, 1, P * Q, 0, P * Q);
+            for (int ch = 0; ch < g.C; ch++)
+                for (int k0 = 0; k0 < g.K; k0 += 2 * VL) {
+                    float *acc = dwt + (size_t)ch * RR * g.Kp;
+                    const float *xp = tile + (size_t)ch * g.Hp * g.Wp;
+                    if (R == 3) wgrad_taps_3_3(acc, dyt, g.Kp, k0, xp, g.Wp, P, Q);
+                    else {
+                        wgrad_taps_5_2(acc, dyt, g.Kp, k0, xp, g.Wp, P, Q);
+                        wgrad_taps_5_2(acc + (size_t)2 * R * g.Kp, dyt, g.Kp, k0, xp + 2 * g.Wp, g.Wp, P, Q);
+                        wgrad_taps_5_1(acc + (size_t)4 * R * g.Kp, dyt, g.Kp, k0, xp + 4 * g.Wp, g.Wp, P, Q);
+                    }
+                }
+            for (int k = 0; k < g.K; k++) dbias[k] += sum8(dy + (size_t)k * P * Q, (size_t)P * Q);
+        } else if (c->dw) {
             float *dbias = c->dw + (size_t)g.K * g.C * RR;
             transpose_pad(tile, c->in + n * in_sz, &g);
             to_pixel_major(dyt, g.Kp, dy, g.K, 1, P * Q, 0, P * Q);   /* dyt (P*Q, Kp); channels past K are 0 */
@@ -303,7 +360,8 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
         for (int k = 0; k < g.K; k++)
             for (int ch = 0; ch < g.C; ch++)
                 for (int i = 0; i < RR; i++)
-                    c->dw[((size_t)k * g.C + ch) * RR + i] += dwt[((size_t)i * g.Kp + k) * g.Cx + ch];
+                    c->dw[((size_t)k * g.C + ch) * RR + i] +=
+                        few ? dwt[((size_t)ch * RR + i) * g.Kp + k] : dwt[((size_t)i * g.Kp + k) * g.Cx + ch];
 }
 
 #else   /* no AVX-512: conv.c keeps to its GEMM paths */

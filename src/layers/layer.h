@@ -48,6 +48,9 @@ typedef struct {
     Shape in, out;            /* resolved by model_init */
     Shape in2;                /* add: the output shape of layer `from` */
     int index;                /* position in the model; keys dropout masks */
+    int relu_after;           /* bn: set by model_init when an in-place relu follows, which
+                               * bn then does itself: forward clamps at 0, backward passes
+                               * the gradient only where the output is > 0 */
 } LayerSpec;
 
 /* One named array of a layer: a trained parameter or a running statistic. */
