@@ -78,20 +78,7 @@ void dl_panic(const char *file, int line, const char *what) {
     abort();
 }
 
-/* splitmix64's finaliser: a bijective mix with full avalanche. Chaining it
- * over the key words gives a keyed hash that is cheap and reproducible. */
-static inline uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-uint64_t dl_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
-    uint64_t h = mix64(a + 0x9e3779b97f4a7c15ull);
-    h = mix64(h ^ (b + 0x632be59bd9b4e019ull));
-    h = mix64(h ^ (c + 0x85ebca77c2b2ae63ull));
-    return mix64(h ^ (d + 0x27d4eb2f165667c5ull));
-}
+uint64_t dl_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d) { return dl_hash_tail(dl_hash_head(a, b), c, d); }
 
 float rng_normal(DlRng *r) {
     float u1 = rng_unit(r), u2 = rng_unit(r);

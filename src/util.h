@@ -39,7 +39,21 @@ double dl_now(void);
 void dl_panic(const char *file, int line, const char *what) __attribute__((noreturn));
 
 /* Counter-based RNG: a strong 64-bit mix of the key words. The same key
- * gives the same bits on every rank, every run. */
+ * gives the same bits on every rank, every run. splitmix64's finaliser (a
+ * bijective mix with full avalanche) chained over the words;
+ * dl_hash(a, b, c, d) == dl_hash_tail(dl_hash_head(a, b), c, d), so a loop
+ * over c or d hashes its fixed head once (and the tail vectorises). */
+static inline uint64_t dl_mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static inline uint64_t dl_hash_head(uint64_t a, uint64_t b) {
+    return dl_mix64(dl_mix64(a + 0x9e3779b97f4a7c15ull) ^ (b + 0x632be59bd9b4e019ull));
+}
+static inline uint64_t dl_hash_tail(uint64_t head, uint64_t c, uint64_t d) {
+    return dl_mix64(dl_mix64(head ^ (c + 0x85ebca77c2b2ae63ull)) ^ (d + 0x27d4eb2f165667c5ull));
+}
 uint64_t dl_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
 /* A 64-bit digest of n floats' bytes, chained from h (not cryptographic). */
 uint64_t dl_digest(const float *v, size_t n, uint64_t h);

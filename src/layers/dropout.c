@@ -24,8 +24,9 @@ static void dropout_forward(const LayerCtx *c) {
     }
     for (int n = 0; n < c->n; n++) {
         uint64_t key = dl_hash(c->seed, RNG_DROPOUT, (uint64_t)c->epoch, (uint64_t)c->sample[n]);
+        uint64_t head = dl_hash_head(key, (uint64_t)c->s->index);   /* = dl_hash(key, index, i, 0) below */
         for (size_t i = 0; i < D; i++) {
-            float u = dl_unit(dl_hash(key, (uint64_t)c->s->index, i, 0));
+            float u = dl_unit(dl_hash_tail(head, i, 0));
             float mk = u < rate ? 0.0f : scale;
             c->cache[n * D + i] = mk;
             c->out[n * D + i] = c->in[n * D + i] * mk;
