@@ -476,7 +476,8 @@ DlStatus model_init(Model *m, const char *text, const char *source, Shape input,
         int uses = 0;
         for (int k = 0; k < n; k++) uses += (spec[k].src == j) + (spec[k].from == j);
         m->inplace[i] = uses == 1;
-        if (m->inplace[i] && kj == LK_BN && i + 1 < n) {   /* bn does the relu itself (LayerSpec.relu_after) */
+        const LayerOps *oj = layer_ops(kj);
+        if (m->inplace[i] && oj->takes_relu && oj->takes_relu(&spec[j]) && i + 1 < n) {   /* j does the relu itself */
             spec[j].relu_after = 1;
             m->inplace[i] = 2;
         }

@@ -34,7 +34,7 @@ typedef struct {
     float **act;             /* act[i] (max_n, out_i): output of layer i */
     int *inplace;            /* inplace[i]: relu i runs in place on its input's buffers
                               * (act[i] == act[src], grad[src] == grad[i]); 2: its input
-                              * is a batch norm, which does the relu (relu_after) */
+                              * layer does the relu (relu_after) and i is skipped */
     float **cache;           /* cache[i]: what layer i keeps for backward */
     float **grad;            /* grad[i] (max_n, out_i): gradient w.r.t. layer i's output,
                               * summed over its consumers; the last is dlogits */

@@ -176,24 +176,20 @@ static void test_maxpool2_ties(void **s) {
     test_free(dx);
     case_free(&c);
 }
-/* A relu right after a batch norm is done by the batch norm itself
- * (relu_after); the same net with leaky alpha=0, which is not fused, must
- * give the same outputs and gradients (as values: leaky's negative side is
- * -0.0 where relu's is 0). */
-static void test_bn_relu_fused(void **s) {
-    (void)s;
-    const char *body = "conv name=c filters=4 size=3 pad=same\nbn name=b\n%s\nconv name=d filters=3 size=3 pad=same\n";
+/* A relu right after a batch norm or a direct-kernel conv is done by that
+ * layer itself (relu_after); the same net with leaky alpha=0, which is not
+ * fused, must give the same outputs and gradients (as values: leaky's
+ * negative side is -0.0 where relu's is 0). `before` ends with the layer
+ * before the relu, `fused` is that layer's index. */
+static void check_relu_fused(const char *before, int fused) {
     char t1[512], t2[512];
-    snprintf(t1, sizeof t1, IN(3, 6, 5) "%s", body);
-    snprintf(t2, sizeof t2, t1, "leaky alpha=0");
-    snprintf(t1, sizeof t1, IN(3, 6, 5) "%s", body);
-    char t3[512];
-    snprintf(t3, sizeof t3, t1, "relu");
+    snprintf(t1, sizeof t1, IN(3, 6, 5) "%srelu\nconv name=d filters=3 size=3 pad=same\n", before);
+    snprintf(t2, sizeof t2, IN(3, 6, 5) "%sleaky alpha=0\nconv name=d filters=3 size=3 pad=same\n", before);
     Case a, b;
-    case_init(&a, t3, 3, 1, 5);
+    case_init(&a, t1, 3, 1, 5);
     case_init(&b, t2, 3, 1, 5);
-    assert_int_equal(a.m.spec[1].relu_after, 1);
-    assert_int_equal(b.m.spec[1].relu_after, 0);
+    assert_int_equal(a.m.spec[fused].relu_after, 1);
+    assert_int_equal(b.m.spec[fused].relu_after, 0);
     const float *ya = model_forward(&a.m, a.x, a.n, &a.a), *yb = model_forward(&b.m, b.x, b.n, &b.a);
     size_t out = (size_t)a.n * a.m.classes, in = (size_t)a.n * shape_size(a.m.input);
     for (size_t i = 0; i < out; i++) if (ya[i] != yb[i]) fail_msg("output %zu: %g vs %g", i, ya[i], yb[i]);
@@ -207,6 +203,18 @@ static void test_bn_relu_fused(void **s) {
         if (a.m.dinput[i] != b.m.dinput[i]) fail_msg("input gradient %zu: %g vs %g", i, a.m.dinput[i], b.m.dinput[i]);
     case_free(&a);
     case_free(&b);
+}
+
+static void test_bn_relu_fused(void **s) {
+    (void)s;
+    check_relu_fused("conv name=c filters=4 size=3 pad=same\nbn name=b\n", 1);
+}
+
+static void test_conv_relu_fused(void **s) {
+    (void)s;
+#ifdef __AVX512F__   /* the direct kernels take the relu; the GEMM paths do not */
+    check_relu_fused("conv name=c filters=4 size=3 pad=same\n", 0);
+#endif
 }
 
 static void test_maxpool3s2(void **s) { (void)s; check_grads(IN(2, 7, 7) "maxpool size=3 stride=2\n", 2, 1, 1e-4f, 1e-3); }
@@ -421,6 +429,7 @@ int main(void) {
         cmocka_unit_test(test_relu),           cmocka_unit_test(test_leaky),
         cmocka_unit_test(test_maxpool2),       cmocka_unit_test(test_maxpool3s2),
         cmocka_unit_test(test_maxpool2_ties),  cmocka_unit_test(test_bn_relu_fused),
+        cmocka_unit_test(test_conv_relu_fused),
         cmocka_unit_test(test_avgpool),        cmocka_unit_test(test_gap),
         cmocka_unit_test(test_flatten),        cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_bn_train),       cmocka_unit_test(test_bn_eval),

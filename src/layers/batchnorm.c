@@ -60,6 +60,8 @@ static inline __attribute__((always_inline)) void sums8(const float *dy, const f
     *dot = ((acd[0] + acd[1]) + (acd[2] + acd[3])) + ((acd[4] + acd[5]) + (acd[6] + acd[7]));
 }
 
+static int always_relu(const LayerSpec *s) { (void)s; return 1; }
+
 static DlStatus bn_shape(LayerSpec *s) { s->out = s->in; return DL_OK; }
 
 static int bn_params(const LayerSpec *s, TensorInfo t[4]) {
@@ -167,5 +169,5 @@ static void bn_backward(const LayerCtx *c) {
 const LayerOps bn_ops = {
     .kind = "bn", .shape = bn_shape, .params = bn_params, .states = bn_states,
     .cache_count = bn_cache, .scratch_count = no_floats, .bstat_count_per_channel = 2,
-    .init = bn_init, .forward = bn_forward, .backward = bn_backward, .writes_din = 1,
+    .init = bn_init, .forward = bn_forward, .backward = bn_backward, .writes_din = 1, .takes_relu = always_relu,
 };

@@ -324,5 +324,5 @@ static size_t conv_scratch(const LayerSpec *s, int n) {
 const LayerOps conv_ops = {
     .kind = "conv", .shape = conv_shape, .params = conv_params, .states = no_tensors,
     .cache_count = no_floats, .scratch_count = conv_scratch, .init = conv_init,
-    .forward = conv_forward, .backward = conv_backward, .writes_din = 1,
+    .forward = conv_forward, .backward = conv_backward, .writes_din = 1, .takes_relu = conv_direct_supports,
 };

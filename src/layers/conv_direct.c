@@ -45,6 +45,7 @@ typedef struct {
     int K, P, Q;
     const float *bias;   /* (K), or NULL: add into y */
     int fresh;           /* no bias: y holds garbage, write 0 + the sum */
+    int relu;            /* clamp the output at 0 (the layer's relu_after) */
 } Direct;
 
 /* -O3's predictive commoning would carry each input broadcast over to the
@@ -94,7 +95,7 @@ static const PixKernel pix_kernels[NPMAX + 1] = {
 static inline void transpose16(__m512 r[16]);
 
 /* y (K, n) = base + yt (n, ld) transposed, base being bias[k] or y itself. */
-static void from_pixel_major(float *y, const float *yt, int ld, int K, int n, const float *bias, int fresh) {
+static void from_pixel_major(float *y, const float *yt, int ld, int K, int n, const float *bias, int fresh, int relu) {
     __m512 r[16];
     for (int n0 = 0; n0 < n; n0 += VL) {
         int nv = n - n0 < VL ? n - n0 : VL;
@@ -105,7 +106,9 @@ static void from_pixel_major(float *y, const float *yt, int ld, int K, int n, co
             for (int kk = 0; kk < VL && k0 + kk < K; kk++) {
                 float *dst = y + (size_t)(k0 + kk) * n + n0;
                 __m512 base = bias ? _mm512_set1_ps(bias[k0 + kk]) : fresh ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, dst);
-                _mm512_mask_storeu_ps(dst, m, _mm512_add_ps(base, r[kk]));
+                __m512 v = _mm512_add_ps(base, r[kk]);
+                if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());   /* NaN -> 0, as relu's v > 0 ? v : 0 */
+                _mm512_mask_storeu_ps(dst, m, v);
             }
         }
     }
@@ -118,7 +121,7 @@ static void direct_run(const Direct *d) {
             for (; q0 + NPMAX <= d->Q; q0 += NPMAX) pix_kernel_14(d, k0, p, q0);
             if (q0 < d->Q) pix_kernels[d->Q - q0](d, k0, p, q0);
         }
-    from_pixel_major(d->y, d->yt, d->Kp, d->K, d->P * d->Q, d->bias, d->fresh);
+    from_pixel_major(d->y, d->yt, d->Kp, d->K, d->P * d->Q, d->bias, d->fresh, d->relu);
 }
 
 /* Weight gradient of one image for one tap (r, t), from the pixel-major
@@ -187,7 +190,8 @@ WGRAD_TAPS(3, 3)
 WGRAD_TAPS(5, 2)
 WGRAD_TAPS(5, 1)
 
-/* Channels from 32 on: the pixel-major weight gradient; fewer: by taps (3x3, 5x5). */
+/* Channels from 32 on: the pixel-major weight gradient; fewer: by taps (3x3, 5x5).
+ * A layer on this path also does an in-place relu after it (relu_after). */
 int conv_direct_supports(const LayerSpec *s) {
     return s->stride == 1 && s->size > 1 && (s->in.c >= 2 * VL || s->size == 3 || s->size == 5);
 }
@@ -221,7 +225,7 @@ size_t conv_direct_scratch(const LayerSpec *s, int pad, int P, int Q) {
     size_t w = (size_t)g.R * g.R * ((size_t)g.C * g.Kp > (size_t)g.K * g.Cp ? (size_t)g.C * g.Kp : (size_t)g.K * g.Cp);
     size_t xt = (size_t)g.Hp * g.Wp * g.Cx, dyt = (size_t)P * Q * g.Kp, dwt = (size_t)g.R * g.R * g.Kp * g.Cx;
     size_t yt = (size_t)P * Q * g.Kp > (size_t)g.H * g.W * g.Cp ? (size_t)P * Q * g.Kp : (size_t)g.H * g.W * g.Cp;
-    return (g.xtile > xt ? g.xtile : xt) + g.dtile + w + dyt + dwt + yt;
+    return (g.xtile > xt ? g.xtile : xt) + g.dtile + w + dyt + dwt + yt + (size_t)g.K * P * Q;   /* + gated dy */
 }
 
 /* tile (C, Hp, Wp) = x (C, H, W) zero-padded by pad on each side; slack zeroed */
@@ -297,7 +301,7 @@ void conv_direct_forward(const LayerCtx *c, int pad, int P, int Q) {
         for (int ch = 0; ch < g.C; ch++)
             for (int i = 0; i < RR; i++) wr[((size_t)ch * RR + i) * g.Kp + k] = c->w[((size_t)k * g.C + ch) * RR + i];
     Direct d = { tile, (size_t)g.Hp * g.Wp, g.Wp, wr, g.C, g.R, g.Kp, yt, NULL, g.K, P, Q,
-                 c->w + (size_t)g.K * g.C * RR, 0 };
+                 c->w + (size_t)g.K * g.C * RR, 0, s->relu_after };
     size_t in_sz = shape_size(s->in), out_sz = (size_t)g.K * P * Q;
     for (int n = 0; n < c->n; n++) {
         pad_into(tile, g.xtile, c->in + n * in_sz, g.C, g.H, g.W, pad);
@@ -315,7 +319,8 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
     float *tile = c->scratch, *dtile = tile + (g.xtile > xt ? g.xtile : xt), *wr = dtile + g.dtile, *dyt = wr + wsz,
           *dwt = dyt + (size_t)P * Q * g.Kp, *yt = dwt + (size_t)RR * g.Kp * g.Cx;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)g.K * P * Q;
-    Direct d = { dtile, (size_t)g.Hd * g.Wd, g.Wd, wr, g.K, R, g.Cp, yt, NULL, g.C, g.H, g.W, NULL, c->din_fresh };
+    Direct d = { dtile, (size_t)g.Hd * g.Wd, g.Wd, wr, g.K, R, g.Cp, yt, NULL, g.C, g.H, g.W, NULL, c->din_fresh, 0 };
+    float *dyg = yt + (P * Q * g.Kp > g.H * g.W * g.Cp ? (size_t)P * Q * g.Kp : (size_t)g.H * g.W * g.Cp);
     int few = g.C < 2 * VL;   /* weight gradient by taps */
     if (c->din) {
         /* wr[(k, r', t')][c] = weight[k][c][R-1-r'][R-1-t']: the flipped, transposed kernel */
@@ -328,6 +333,11 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
     if (c->dw) memset(dwt, 0, sizeof(float) * RR * g.Kp * g.Cx);
     for (int n = 0; n < c->n; n++) {   /* images in order: the sums over them are fixed */
         const float *dy = c->dout + n * out_sz;
+        if (s->relu_after) {   /* the relu's backward, on this image while it is in cache */
+            const float *y = c->out + n * out_sz;
+            for (size_t j = 0; j < out_sz; j++) dyg[j] = y[j] > 0.0f ? dy[j] : 0.0f;
+            dy = dyg;
+        }
         if (c->dw && few) {   /* dwt (C, RR, Kp) */
             float *dbias = c->dw + (size_t)g.K * g.C * RR;
             pad_into(tile, g.xtile, c->in + n * in_sz, g.C, g.H, g.W, pad);

@@ -48,9 +48,9 @@ typedef struct {
     Shape in, out;            /* resolved by model_init */
     Shape in2;                /* add: the output shape of layer `from` */
     int index;                /* position in the model; keys dropout masks */
-    int relu_after;           /* bn: set by model_init when an in-place relu follows, which
-                               * bn then does itself: forward clamps at 0, backward passes
-                               * the gradient only where the output is > 0 */
+    int relu_after;           /* set by model_init when an in-place relu follows that this
+                               * layer does itself (LayerOps.takes_relu): forward clamps at
+                               * 0, backward passes the gradient only where the output is > 0 */
 } LayerSpec;
 
 /* One named array of a layer: a trained parameter or a running statistic. */
@@ -106,6 +106,8 @@ typedef struct {
     int grouped;
     /* 1: backward honours c->din_fresh (so the model need not zero din first). */
     int writes_din;
+    /* Non-NULL and 1 for s: the layer can do a following in-place relu (relu_after). */
+    int (*takes_relu)(const LayerSpec *s);
 } LayerOps;
 
 const LayerOps *layer_ops(LayerKind k);
