@@ -3,6 +3,7 @@
  * Max pooling keeps the argmax of each window for backward; ties go to the
  * first element in row-major order. */
 #include <stdint.h>
+#include <string.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
@@ -84,10 +85,52 @@ static void maxpool_forward(const LayerCtx *c) {
     }
 }
 
+#ifdef __AVX512F__
+/* 2x2, stride 2, even H and W, fresh din: every input position is in one
+ * window, so din is written outright, window by window: dout at the
+ * argmax, 0 at the other three (0 + dout and 0, as a zeroed din plus the
+ * scatter would give). */
+static void maxpool2_backward_fresh(float *dx, const float *dy, const int32_t *a, int W, int P, int Q) {
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    const __m512 zero = _mm512_setzero_ps();
+    for (int p = 0; p < P; p++)
+        for (int q0 = 0; q0 < Q; q0 += 16) {
+            int nq = Q - q0 < 16 ? Q - q0 : 16, ncol = 2 * nq;
+            __mmask16 mq = (__mmask16)(nq >= 16 ? 0xffff : (1u << nq) - 1u);
+            __mmask16 mlo = (__mmask16)(ncol >= 16 ? 0xffff : (1u << ncol) - 1u);
+            __mmask16 mhi = (__mmask16)(ncol <= 16 ? 0 : ncol >= 32 ? 0xffff : (1u << (ncol - 16)) - 1u);
+            __m512 g = _mm512_maskz_loadu_ps(mq, dy + (size_t)p * Q + q0);
+            __m512i base = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(
+                _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(q0)), 1),
+                _mm512_set1_epi32(2 * p * W));
+            __m512i off = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(mq, a + (size_t)p * Q + q0), base);
+            for (int r = 0; r < 2; r++) {
+                __m512 ev = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32(r * W)), g);
+                __m512 od = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32(r * W + 1)), g);
+                ev = _mm512_add_ps(zero, ev);
+                od = _mm512_add_ps(zero, od);
+                float *dst = dx + (size_t)(2 * p + r) * W + 2 * q0;
+                _mm512_mask_storeu_ps(dst, mlo, _mm512_permutex2var_ps(ev, lo, od));
+                _mm512_mask_storeu_ps(dst + 16, mhi, _mm512_permutex2var_ps(ev, hi, od));
+            }
+        }
+}
+#endif
+
 static void maxpool_backward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
     size_t HW = (size_t)s->in.h * s->in.w, PQ = (size_t)s->out.h * s->out.w;
     const int32_t *arg = (const int32_t *)c->cache;
+#ifdef __AVX512F__
+    if (c->din_fresh && s->size == 2 && s->stride == 2 && s->in.h % 2 == 0 && s->in.w % 2 == 0) {
+        for (size_t plane = 0; plane < (size_t)c->n * s->in.c; plane++)
+            maxpool2_backward_fresh(c->din + plane * HW, c->dout + plane * PQ, arg + plane * PQ, s->in.w, s->out.h,
+                                    s->out.w);
+        return;
+    }
+#endif
+    if (c->din_fresh) memset(c->din, 0, sizeof(float) * c->n * s->in.c * HW);
     for (size_t plane = 0; plane < (size_t)c->n * s->in.c; plane++)
         for (size_t i = 0; i < PQ; i++)
             c->din[plane * HW + arg[plane * PQ + i]] += c->dout[plane * PQ + i];
@@ -148,7 +191,7 @@ static void gap_backward(const LayerCtx *c) {
 const LayerOps maxpool_ops = {
     .kind = "maxpool", .shape = pool_shape, .params = no_tensors, .states = no_tensors,
     .cache_count = maxpool_cache, .scratch_count = no_floats, .init = no_init,
-    .forward = maxpool_forward, .backward = maxpool_backward,
+    .forward = maxpool_forward, .backward = maxpool_backward, .writes_din = 1,
 };
 const LayerOps avgpool_ops = {
     .kind = "avgpool", .shape = pool_shape, .params = no_tensors, .states = no_tensors,
