@@ -530,7 +530,7 @@ static LayerCtx layer_ctx(Model *m, int i, const float *x, int n, const ForwardA
 
 /* Layer i's context for group g alone: every per-sample pointer moved on by
  * g groups, the group's own batch statistics and cache slot. */
-static LayerCtx group_ctx(const Model *m, const LayerCtx *all, int i, int g, size_t stride) {
+static LayerCtx group_ctx(const LayerCtx *all, int g, size_t stride) {
     const LayerSpec *s = all->s;
     size_t gn = (size_t)all->group_n, in = shape_size(s->in), out = shape_size(s->out);
     LayerCtx c = *all;
@@ -545,21 +545,19 @@ static LayerCtx group_ctx(const Model *m, const LayerCtx *all, int i, int g, siz
     if (all->din) c.din = all->din + g * gn * in;
     if (all->din2) c.din2 = all->din2 + g * gn * shape_size(s->in2);
     if (all->dw) c.dw = all->dw + g * stride;
-    (void)m; (void)i;
     return c;
 }
 
-static int groups_of(const Model *m, int n, const ForwardArgs *a) {
+static int groups_of(int n, const ForwardArgs *a) {
     int gn = a->group_n > 0 ? a->group_n : n;
     DL_CHECK(gn >= 1 && n % gn == 0 && (n / gn == 1 || a->stride > 0 || !a->training));
-    (void)m;
     return n / gn;
 }
 
 const float *model_forward(Model *m, const float *x, int n, const ForwardArgs *a) {
     DL_CHECK(n >= 1 && n <= m->max_n);
     DL_CHECK(!a->training || a->bstat || m->n_bstat == 0);
-    int G = groups_of(m, n, a);
+    int G = groups_of(n, a);
     for (int i = 0; i < m->n_layers; i++) {
         if (m->inplace[i] == 2) continue;   /* done by its batch norm */
         LayerCtx c = layer_ctx(m, i, x, n, a);
@@ -567,7 +565,7 @@ const float *model_forward(Model *m, const float *x, int n, const ForwardArgs *a
         double t0 = m->prof ? dl_now() : 0.0;
         if (m->spec[i].kind == LK_BN && G > 1)   /* statistics per group */
             for (int g = 0; g < G; g++) {
-                LayerCtx cg = group_ctx(m, &c, i, g, a->stride);
+                LayerCtx cg = group_ctx(&c, g, a->stride);
                 ops->forward(&cg);
             }
         else ops->forward(&c);   /* per sample, or grouped */
@@ -600,7 +598,7 @@ static void zero_unwritten(float **w, int *nw, float *p, size_t floats) {
 }
 
 void model_backward(Model *m, const float *x, int n, const ForwardArgs *a, float *grads) {
-    int G = groups_of(m, n, a);
+    int G = groups_of(n, a);
     float **written = m->written;
     int nw = 0;
     written[nw++] = m->grad[m->n_layers - 1];   /* dlogits: the caller's */
@@ -632,7 +630,7 @@ void model_backward(Model *m, const float *x, int n, const ForwardArgs *a, float
         } else {
             /* each group's gradient on its own, then summed in a balanced tree into group 0's */
             for (int g = 0; g < G; g++) {
-                LayerCtx cg = group_ctx(m, &c, i, g, a->stride);
+                LayerCtx cg = group_ctx(&c, g, a->stride);
                 if (np) memset(cg.dw, 0, sizeof(float) * np);
                 ops->backward(&cg);
             }

@@ -10,8 +10,7 @@ BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
 T=$(mktemp -d); trap '[ -n "$KEEP" ] || rm -rf "$T"' EXIT
 source "$SRC/tests/lib/common.sh"
 export OPENBLAS_NUM_THREADS=1
-"$BUILD/dlprep" idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/train-labels-idx1-ubyte.gz --limit 1600 \
-  --class-names tshirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,boot -o "$T/fm.h5" >/dev/null
+fm_train 1600 "$T/fm.h5" --class-names tshirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,boot
 "$BUILD/dlprep" export "$T/fm.h5" "$T/img" >/dev/null
 {
   echo "image_name,tags"

@@ -12,10 +12,8 @@ BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
 T=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "$KEEP" ] || rm -rf "$T"' EXIT
 source "$SRC/tests/lib/common.sh"
 export OPENBLAS_NUM_THREADS=1
-"$BUILD/dlprep" idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/train-labels-idx1-ubyte.gz \
-  --limit 2048 -o "$T/train.h5" >/dev/null
-"$BUILD/dlprep" idx --images $FM/t10k-images-idx3-ubyte.gz --labels $FM/t10k-labels-idx1-ubyte.gz \
-  --limit 256 -o "$T/valid.h5" >/dev/null
+fm_train 2048 "$T/train.h5"
+fm_test 256 "$T/valid.h5"
 small_net "$T/net.txt" 0.3
 BASE=(--train "$T/train.h5" --valid "$T/valid.h5" --batch 32 --groups 4 --lr 0.05)
 ARGS=("${BASE[@]}" --no-progress)
@@ -111,8 +109,7 @@ expect_error "was trained with another model than 'fmnist-bn': drop --model" \
   "$BUILD/dltrain" train "${ARGS[@]}" --model fmnist-bn --epochs 5 --out "$T/x" --resume "$T/straight/last.h5"
 expect_error "--batch 64 contradicts the checkpoint's batch 32" \
   "$BUILD/dltrain" train "${ARGS[@]}" --batch 64 --epochs 5 --out "$T/x" --resume "$T/straight/last.h5"
-"$BUILD/dlprep" idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/train-labels-idx1-ubyte.gz \
-  --limit 1024 -o "$T/other.h5" >/dev/null
+fm_train 1024 "$T/other.h5"
 expect_error "was trained on 2048 images but this run has 1024" \
   "$BUILD/dltrain" train "${ARGS[@]}" --train "$T/other.h5" --epochs 5 --out "$T/x" --resume "$T/straight/last.h5"
 expect_error "has already trained 4 epochs: raise --epochs" \

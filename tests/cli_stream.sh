@@ -14,10 +14,8 @@ BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 source "$SRC/tests/lib/common.sh"
 
-"$BUILD/dlprep" idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/train-labels-idx1-ubyte.gz \
-  --limit 2048 -o "$T/train.h5" >/dev/null
-"$BUILD/dlprep" idx --images $FM/t10k-images-idx3-ubyte.gz --labels $FM/t10k-labels-idx1-ubyte.gz \
-  --limit 1400 -o "$T/valid.h5" >/dev/null   # 1.1 MB: streamed too at --memory-budget 1
+fm_train 2048 "$T/train.h5"
+fm_test 1400 "$T/valid.h5"   # 1.1 MB: streamed too at --memory-budget 1
 h5dump -a /mean "$T/train.h5" | grep -q "DATA" || fail "dlprep idx stored no /mean attribute"
 
 cat > "$T/net.txt" <<'NET'

@@ -14,10 +14,8 @@ BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 source "$SRC/tests/lib/common.sh"
 
-"$BUILD/dlprep" idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/train-labels-idx1-ubyte.gz \
-  --limit 4096 -o "$T/train.h5" >/dev/null
-"$BUILD/dlprep" idx --images $FM/t10k-images-idx3-ubyte.gz --labels $FM/t10k-labels-idx1-ubyte.gz \
-  --limit 512 -o "$T/valid.h5" >/dev/null
+fm_train 4096 "$T/train.h5"
+fm_test 512 "$T/valid.h5"
 
 cat > "$T/net.txt" <<'NET'
 # small net with every kind of state: conv, batch norm, dropout

@@ -12,8 +12,7 @@ BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 source "$SRC/tests/lib/common.sh"
 export OPENBLAS_NUM_THREADS=1
-"$BUILD/dlprep" idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/train-labels-idx1-ubyte.gz \
-  --limit 3000 -o "$T/all.h5" >/dev/null
+fm_train 3000 "$T/all.h5"
 "$BUILD/dlprep" subset "$T/all.h5" --classes 0,1,2,3,4,5 -o "$T/pre.h5" >/dev/null
 "$BUILD/dlprep" subset "$T/all.h5" --classes 6,7,8,9 --per-class 20 -o "$T/target.h5" >/dev/null
 h5dump -H -d /images "$T/target.h5" | grep -q "( 80, 28, 28, 1 )" || fail "subset --per-class 20 of 4 classes"

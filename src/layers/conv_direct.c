@@ -54,8 +54,6 @@ typedef struct {
 #define NO_PCOM __attribute__((optimize("no-predictive-commoning")))
 #define UNROLL _Pragma("GCC unroll 8")
 
-static inline __mmask16 lanes(int n) { return n >= VL ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
-
 /* Output block: channels k0..k0+32 (two vectors) x NP pixels q0.. of
  * output row p, into yt; per tap 2 weight vectors and NP broadcasts of the
  * input feed 2 * NP FMAs. */
@@ -99,7 +97,7 @@ static void from_pixel_major(float *y, const float *yt, int ld, int K, int n, co
     __m512 r[16];
     for (int n0 = 0; n0 < n; n0 += VL) {
         int nv = n - n0 < VL ? n - n0 : VL;
-        __mmask16 m = lanes(nv);
+        __mmask16 m = lanes16(nv);
         for (int k0 = 0; k0 < K; k0 += VL) {
             for (int i = 0; i < VL; i++) r[i] = i < nv ? _mm512_loadu_ps(yt + (size_t)(n0 + i) * ld + k0) : _mm512_setzero_ps();
             transpose16(r);
@@ -269,7 +267,7 @@ static void to_pixel_major(float *dst, int ld, const float *x, int C, int H, int
     for (int h = 0; h < H; h++)
         for (int w0 = 0; w0 < W; w0 += VL) {
             int nw = W - w0 < VL ? W - w0 : VL;
-            __mmask16 m = lanes(nw);
+            __mmask16 m = lanes16(nw);
             float *out = dst + ((size_t)(h + pad) * Wp + pad + w0) * ld;
             for (int c0 = 0; c0 < C; c0 += VL) {
                 for (int i = 0; i < VL; i++)

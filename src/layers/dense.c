@@ -24,6 +24,9 @@ static void dense_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
     init_fan_in_uniform(w, (size_t)s->units * (in + 1), in, r);   /* weight, then bias */
 }
 
+/* Samples per group of a call (one group when the caller gives none). */
+static int group_size(const LayerCtx *c) { return c->group_n > 0 ? c->group_n : c->n; }
+
 #ifdef __AVX512F__
 /* AVX-512 kernels. Each output is summed in an order fixed by the layer's
  * shape alone (forward: 16 lanes over the inputs, then a fixed reduction
@@ -44,9 +47,6 @@ static void dense_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
 #define IC 512  /* weight gradient: inputs per chunk (the chunk of every sample stays in L2) */
 #define UNROLL _Pragma("GCC unroll 8")
 
-static inline __mmask16 lanes(int n) { return n >= VL ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1u); }
-
-static int group_size(const LayerCtx *c) { return c->group_n > 0 ? c->group_n : c->n; }
 
 static size_t dense_scratch(const LayerSpec *s, int n) { return (size_t)n * (s->units + 1); }   /* groups' bias gradients; wgrad_small */
 
@@ -64,7 +64,7 @@ static void dense_forward(const LayerCtx *c) {
             UNROLL for (int a = 0; a < FN; a++)
                 UNROLL for (int b = 0; b < FU; b++) acc[a][b] = _mm512_setzero_ps();
             for (int i = 0; i < In; i += VL) {
-                __mmask16 m = lanes(In - i);   /* all lanes but in the last block */
+                __mmask16 m = lanes16(In - i);   /* all lanes but in the last block */
                 __m512 wv[FU];
                 UNROLL for (int b = 0; b < FU; b++) wv[b] = _mm512_maskz_loadu_ps(m, wr[b] + i);
                 UNROLL for (int a = 0; a < FN; a++) {
@@ -83,7 +83,7 @@ static void dense_forward(const LayerCtx *c) {
 static void dense_input_grad(const LayerCtx *c, int N, int U, int In) {
     for (int i0 = 0; i0 < In; i0 += XV * VL) {
         __mmask16 m[XV];
-        for (int v = 0; v < XV; v++) m[v] = lanes(In - i0 - v * VL);
+        for (int v = 0; v < XV; v++) m[v] = lanes16(In - i0 - v * VL);
         for (int n0 = 0; n0 < N; n0 += XN) {
             const float *dr[XN];
             for (int a = 0; a < XN; a++) dr[a] = c->dout + (size_t)(n0 + a < N ? n0 + a : n0) * U;
@@ -141,7 +141,7 @@ static void wgrad(const LayerCtx *c, int gn, int G, int U, int In) {
         for (int u0 = 0; u0 < U; u0 += WU) {
             int ub = u0 + WU <= U ? u0 : U - WU;   /* the block computed; units from u0 are stored */
             for (int i0 = ic; i0 < In && i0 < ic + IC; i0 += 2 * VL) {
-                __mmask16 m0 = lanes(In - i0), m1 = lanes(In - i0 - VL);
+                __mmask16 m0 = lanes16(In - i0), m1 = lanes16(In - i0 - VL);
                 int depth = 0;
                 for (int g = 0; g < G; g += 2) {
                     __m512 a[WU][2], b[WU][2];
@@ -222,7 +222,6 @@ static void dense_backward(const LayerCtx *c) {
 #define UB 16   /* units per block of forward and weight gradient */
 #define IB 64   /* input features per block of the input gradient */
 
-static int group_size(const LayerCtx *c) { return c->group_n > 0 ? c->group_n : c->n; }
 
 /* Stack depth the weight-gradient tree needs for up to n groups. */
 static int tree_levels(int n) {

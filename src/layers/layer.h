@@ -138,6 +138,14 @@ static inline float sum8(const float *v, size_t n) {
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+/* The mask of the first n of 16 float lanes (n <= 0: none). */
+static inline __mmask16 lanes16(int n) {
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+#endif
+
 /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default for weights and biases. */
 void init_fan_in_uniform(float *w, size_t count, int fan_in, DlRng *r);
 

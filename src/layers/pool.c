@@ -33,9 +33,7 @@ static void maxpool2_plane(const float *x, float *y, int32_t *a, int W, int P, i
         const float *r0 = x + (size_t)2 * p * W, *r1 = r0 + W;
         for (int q0 = 0; q0 < Q; q0 += 16) {
             int nq = Q - q0 < 16 ? Q - q0 : 16, ncol = 2 * nq;
-            __mmask16 mlo = (__mmask16)(ncol >= 16 ? 0xffff : (1u << ncol) - 1u);
-            __mmask16 mhi = (__mmask16)(ncol <= 16 ? 0 : ncol >= 32 ? 0xffff : (1u << (ncol - 16)) - 1u);
-            __mmask16 mq = (__mmask16)(nq >= 16 ? 0xffff : (1u << nq) - 1u);
+            __mmask16 mlo = lanes16(ncol), mhi = lanes16(ncol - 16), mq = lanes16(nq);
             __m512 a0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * q0), b0 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * q0 + 16);
             __m512 a1 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * q0), b1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * q0 + 16);
             __m512 v[4] = { _mm512_permutex2var_ps(a0, ev, b0), _mm512_permutex2var_ps(a0, od, b0),
@@ -97,9 +95,7 @@ static void maxpool2_backward_fresh(float *dx, const float *dy, const int32_t *a
     for (int p = 0; p < P; p++)
         for (int q0 = 0; q0 < Q; q0 += 16) {
             int nq = Q - q0 < 16 ? Q - q0 : 16, ncol = 2 * nq;
-            __mmask16 mq = (__mmask16)(nq >= 16 ? 0xffff : (1u << nq) - 1u);
-            __mmask16 mlo = (__mmask16)(ncol >= 16 ? 0xffff : (1u << ncol) - 1u);
-            __mmask16 mhi = (__mmask16)(ncol <= 16 ? 0 : ncol >= 32 ? 0xffff : (1u << (ncol - 16)) - 1u);
+            __mmask16 mq = lanes16(nq), mlo = lanes16(ncol), mhi = lanes16(ncol - 16);
             __m512 g = _mm512_maskz_loadu_ps(mq, dy + (size_t)p * Q + q0);
             __m512i base = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(
                 _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(q0)), 1),

@@ -5,6 +5,11 @@ MPI=(mpirun --oversubscribe --bind-to none)
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# fm_train N OUT [FLAGS...] / fm_test N OUT [FLAGS...]: the first N Fashion-MNIST
+# training / test images as a dataset file (dlprep idx; $BUILD set by the caller)
+fm_train() { "$BUILD/dlprep" idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/train-labels-idx1-ubyte.gz --limit "$1" -o "$2" "${@:3}" >/dev/null; }
+fm_test() { "$BUILD/dlprep" idx --images $FM/t10k-images-idx3-ubyte.gz --labels $FM/t10k-labels-idx1-ubyte.gz --limit "$1" -o "$2" "${@:3}" >/dev/null; }
+
 # expect_error "message part" command...: non-zero exit, message contains the part
 expect_error() {
   local want=$1; shift
