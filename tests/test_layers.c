@@ -137,6 +137,11 @@ static void test_conv_5x5(void **s) { (void)s; check_grads(IN(2, 7, 7) "conv nam
 static void test_conv_direct(void **s) { (void)s; check_grads(IN(32, 6, 19) "conv name=c filters=9 size=3 pad=same\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_direct_5x5(void **s) { (void)s; check_grads(IN(33, 5, 18) "conv name=c filters=8 size=5 pad=1\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_direct_valid(void **s) { (void)s; check_grads(IN(32, 7, 7) "conv name=c filters=16 size=3 pad=0\n", 2, 1, 1e-2f, 1e-3); }
+/* 5x5 from 16 input channels: Winograd F(2x2, 5x5) for the forward and,
+ * from 16 filters, the input gradient (tiles past the image's edge,
+ * channel counts off the 32 blocks, pad 0 and same). */
+static void test_conv_wino(void **s) { (void)s; check_grads(IN(20, 7, 9) "conv name=c filters=17 size=5 pad=same\n", 2, 1, 1e-2f, 1e-3); }
+static void test_conv_wino_valid(void **s) { (void)s; check_grads(IN(16, 9, 8) "conv name=c filters=40 size=5 pad=0\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_shifted(void **s) { (void)s; check_grads(IN(12, 9, 8) "conv name=c filters=5 size=7 pad=same\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_stride2(void **s) { (void)s; check_grads(IN(2, 7, 9) "conv name=c filters=3 size=3 stride=2 pad=0\n", 3, 1, 1e-2f, 1e-3); }
 static void test_conv_stride2_pad1(void **s) { (void)s; check_grads(IN(2, 8, 8) "conv name=c filters=3 size=3 stride=2 pad=1\n", 2, 1, 1e-2f, 1e-3); }
@@ -190,10 +195,10 @@ static void test_maxpool2_ties(void **s) {
  * fused, must give the same outputs and gradients (as values: leaky's
  * negative side is -0.0 where relu's is 0). `before` ends with the layer
  * before the relu, `fused` is that layer's index. */
-static void check_relu_fused(const char *before, int fused) {
+static void check_relu_fused(const char *input, const char *before, int fused) {
     char t1[512], t2[512];
-    snprintf(t1, sizeof t1, IN(3, 6, 5) "%srelu\nconv name=d filters=3 size=3 pad=same\n", before);
-    snprintf(t2, sizeof t2, IN(3, 6, 5) "%sleaky alpha=0\nconv name=d filters=3 size=3 pad=same\n", before);
+    snprintf(t1, sizeof t1, "%s%srelu\nconv name=d filters=3 size=3 pad=same\n", input, before);
+    snprintf(t2, sizeof t2, "%s%sleaky alpha=0\nconv name=d filters=3 size=3 pad=same\n", input, before);
     Case a, b;
     case_init(&a, t1, 3, 1, 5);
     case_init(&b, t2, 3, 1, 5);
@@ -216,13 +221,14 @@ static void check_relu_fused(const char *before, int fused) {
 
 static void test_bn_relu_fused(void **s) {
     (void)s;
-    check_relu_fused("conv name=c filters=4 size=3 pad=same\nbn name=b\n", 1);
+    check_relu_fused(IN(3, 6, 5), "conv name=c filters=4 size=3 pad=same\nbn name=b\n", 1);
 }
 
 static void test_conv_relu_fused(void **s) {
     (void)s;
 #ifdef __AVX512F__   /* the direct kernels take the relu; the GEMM paths do not */
-    check_relu_fused("conv name=c filters=4 size=3 pad=same\n", 0);
+    check_relu_fused(IN(3, 6, 5), "conv name=c filters=4 size=3 pad=same\n", 0);
+    check_relu_fused(IN(18, 6, 5), "conv name=c filters=16 size=5 pad=same\n", 0);   /* Winograd */
 #endif
 }
 
@@ -433,6 +439,7 @@ int main(void) {
         cmocka_unit_test(test_conv_same),      cmocka_unit_test(test_conv_5x5),
         cmocka_unit_test(test_conv_direct),    cmocka_unit_test(test_conv_direct_5x5),
         cmocka_unit_test(test_conv_direct_valid), cmocka_unit_test(test_conv_shifted),
+        cmocka_unit_test(test_conv_wino),      cmocka_unit_test(test_conv_wino_valid),
         cmocka_unit_test(test_conv_stride2),   cmocka_unit_test(test_conv_stride2_pad1),
         cmocka_unit_test(test_conv_1x1),       cmocka_unit_test(test_dense),
         cmocka_unit_test(test_relu),           cmocka_unit_test(test_leaky),
