@@ -138,9 +138,11 @@ static void test_conv_direct(void **s) { (void)s; check_grads(IN(32, 6, 19) "con
 static void test_conv_direct_5x5(void **s) { (void)s; check_grads(IN(33, 5, 18) "conv name=c filters=8 size=5 pad=1\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_direct_valid(void **s) { (void)s; check_grads(IN(32, 7, 7) "conv name=c filters=16 size=3 pad=0\n", 2, 1, 1e-2f, 1e-3); }
 /* 5x5 from 16 input channels: Winograd F(2x2, 5x5) for the forward and,
- * from 16 filters, the input gradient (tiles past the image's edge,
- * channel counts off the 32 blocks, pad 0 and same). */
+ * from 16 filters, the input gradient; from 32 input channels F(5x5, 2x2)
+ * for the weight gradient (test_conv_direct_5x5 too): tiles past the
+ * image's edge, channel and filter counts off the blocks, pad 0 and same. */
 static void test_conv_wino(void **s) { (void)s; check_grads(IN(20, 7, 9) "conv name=c filters=17 size=5 pad=same\n", 2, 1, 1e-2f, 1e-3); }
+static void test_conv_wino_wgrad(void **s) { (void)s; check_grads(IN(40, 9, 7) "conv name=c filters=20 size=5 pad=same\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_wino_valid(void **s) { (void)s; check_grads(IN(16, 9, 8) "conv name=c filters=40 size=5 pad=0\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_shifted(void **s) { (void)s; check_grads(IN(12, 9, 8) "conv name=c filters=5 size=7 pad=same\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_stride2(void **s) { (void)s; check_grads(IN(2, 7, 9) "conv name=c filters=3 size=3 stride=2 pad=0\n", 3, 1, 1e-2f, 1e-3); }
@@ -440,6 +442,7 @@ int main(void) {
         cmocka_unit_test(test_conv_direct),    cmocka_unit_test(test_conv_direct_5x5),
         cmocka_unit_test(test_conv_direct_valid), cmocka_unit_test(test_conv_shifted),
         cmocka_unit_test(test_conv_wino),      cmocka_unit_test(test_conv_wino_valid),
+        cmocka_unit_test(test_conv_wino_wgrad),
         cmocka_unit_test(test_conv_stride2),   cmocka_unit_test(test_conv_stride2_pad1),
         cmocka_unit_test(test_conv_1x1),       cmocka_unit_test(test_dense),
         cmocka_unit_test(test_relu),           cmocka_unit_test(test_leaky),
