@@ -100,7 +100,6 @@ static const PixKernel pix_kernels[NPMAX + 1] = {
     pix_kernel_8, pix_kernel_9, pix_kernel_10, pix_kernel_11, pix_kernel_12, pix_kernel_13, pix_kernel_14,
 };
 
-static inline void transpose16(__m512 r[16]);
 
 /* y (K, n) = base + yt (n, ld) transposed, base being bias[k] or y itself. */
 static void from_pixel_major(float *y, const float *yt, int ld, int K, int n, const float *bias, int fresh, int relu) {
@@ -254,28 +253,6 @@ static void pad_into(float *tile, size_t floats, const float *x, int C, int H, i
             memcpy(tile + ((size_t)ch * Hp + h + pad) * Wp + pad, x + ((size_t)ch * H + h) * W, sizeof(float) * W);
 }
 
-/* 16 x 16 floats transposed in registers. */
-static inline void transpose16(__m512 r[16]) {
-    __m512 t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int j = 0; j < 4; j++) {   /* u[j], u[4+j], u[8+j], u[12+j]: columns j, j+4, j+8, j+12 */
-        __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
-        __m512 v2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88), v3 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
-        r[j] = _mm512_shuffle_f32x4(v0, v2, 0x88);
-        r[j + 8] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
-        r[j + 4] = _mm512_shuffle_f32x4(v1, v3, 0x88);
-        r[j + 12] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
-    }
-}
 
 /* dst (pixels, ld) = x (C, H, W) pixel-major: pixel (h, w) lands at row
  * (h + pad) * Wp + pad + w, channel c at column c; columns C..roundup(C, 16)
@@ -509,6 +486,12 @@ static void wino_output(float *yt, const float *m, const WGeom *g, int t0, int n
     else wino_output_m(yt, m, g, t0, nt, 2);
 }
 
+/* The size of blocks of at most max that split n most evenly (the last may be smaller). */
+static int even_blocks(int n, int max) {
+    int nb = (n + max - 1) / max;
+    return (n + nb - 1) / nb;
+}
+
 /* One image: y (Kout, P, Q) = base + the conv of x (Cin, H, W) padded by
  * pad (rows and columns past the image zero), with u from wino_weights. */
 static void wino_run(float *y, const float *x, int H, int W, int pad, const float *u, const WGeom *g, float *work,
@@ -517,8 +500,9 @@ static void wino_run(float *y, const float *x, int H, int W, int pad, const floa
           *yt = m + (size_t)WA * NPMAX * g->Kp;
     memset(xt, 0, sizeof(float) * g->Hw * g->Ww * g->Cx);
     to_pixel_major(xt, g->Cx, x, g->Cin, H, W, pad, g->Ww);
-    for (int t0 = 0; t0 < g->T; t0 += NPMAX) {   /* a block of tiles at a time: v and m stay in L2 */
-        int nt = g->T - t0 < NPMAX ? g->T - t0 : NPMAX;
+    int tb = even_blocks(g->T, NPMAX);
+    for (int t0 = 0; t0 < g->T; t0 += tb) {   /* a block of tiles at a time: v and m stay in L2 */
+        int nt = g->T - t0 < tb ? g->T - t0 : tb;
         wino_input(v, NPMAX, xt, g, t0, nt);
         for (int a = 0; a < WA; a++)
             for (int k0 = 0; k0 < g->Kp; k0 += KV * VL)
@@ -603,14 +587,15 @@ static void wgw_image(float *work, const float *x, int H, int W, int pad, const 
           *mw = ud + (size_t)WA * WTB * g->Kp;
     memset(xt, 0, sizeof(float) * g->Hw * g->Ww * g->Cx);
     to_pixel_major(xt, g->Cx, x, g->Cin, H, W, pad, g->Ww);
-    for (int t0 = 0; t0 < g->T; t0 += WTB) {
-        int nt = g->T - t0 < WTB ? g->T - t0 : WTB;
+    int tb = even_blocks(g->T, WTB), kb = even_blocks(g->Kout, NPMAX);
+    for (int t0 = 0; t0 < g->T; t0 += tb) {
+        int nt = g->T - t0 < tb ? g->T - t0 : tb;
         wino_input(vx, WTB, xt, g, t0, nt);
         wgw_dy(ud, dyt, g, t0, nt);
         for (int a = 0; a < WA; a++)
-            for (int k0 = 0; k0 < g->Kout; k0 += NPMAX)
+            for (int k0 = 0; k0 < g->Kout; k0 += kb)
                 for (int c0 = 0; c0 < g->Cin; c0 += 2 * VL)
-                    wgw_kernels[g->Kout - k0 < NPMAX ? g->Kout - k0 : NPMAX](
+                    wgw_kernels[g->Kout - k0 < kb ? g->Kout - k0 : kb](
                         mw + ((size_t)a * g->Kout + k0) * g->Cx + c0, ud + (size_t)a * WTB * g->Kp + k0,
                         vx + (size_t)a * WTB * g->Cx + c0, g, nt);
     }

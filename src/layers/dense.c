@@ -29,54 +29,87 @@ static int group_size(const LayerCtx *c) { return c->group_n > 0 ? c->group_n : 
 
 #ifdef __AVX512F__
 /* AVX-512 kernels. Each output is summed in an order fixed by the layer's
- * shape alone (forward: 16 lanes over the inputs, then a fixed reduction
- * tree; input gradient: over the units in order; weight gradient: over a
- * group's samples in order, then the groups' balanced tree), so a call may
- * take every sample of a thread at once, and the weight streams from memory
- * once per call. Blocks past the last sample or unit reuse row 0 and are not
- * stored, so the kernels keep fixed sizes. */
+ * shape alone (forward: over the inputs in order, 16 samples in the lanes
+ * of a vector; input gradient: over the units in order; weight gradient:
+ * over a group's samples in order, then the groups' balanced tree), so a
+ * call may take every sample of a thread at once, and the weight streams
+ * from memory once per call. Blocks past the last sample or unit reuse row
+ * 0 (or read zeros) and are not stored, so the kernels keep fixed sizes. */
 #include <immintrin.h>
 
 #define VL 16
-#define FN 4   /* forward: samples x units per block, 24 accumulators over the inputs */
-#define FU 6
+#define FV 4   /* forward: sample vectors per block (x 7 to 14 units) */
 #define XN 6   /* input gradient: samples x 16-input vectors per block */
 #define XV 4
 #define WU 6   /* weight gradient: units per block (x 32 inputs, two groups in registers) */
 #define MAX_LEVELS 16
 #define IC 512  /* weight gradient: inputs per chunk (the chunk of every sample stays in L2) */
 #define UNROLL _Pragma("GCC unroll 8")
+#define UNROLL16 _Pragma("GCC unroll 16")
 
 
-static size_t dense_scratch(const LayerSpec *s, int n) { return (size_t)n * (s->units + 1); }   /* groups' bias gradients; wgrad_small */
+/* the groups' bias gradients and wgrad_small's sums; the forward's transposed input */
+static size_t dense_scratch(const LayerSpec *s, int n) {
+    size_t bwd = (size_t)n * (s->units + 1), fwd = shape_size(s->in) * (size_t)((n + VL - 1) / VL * VL);
+    return bwd > fwd ? bwd : fwd;
+}
 
-/* y[n][u] = bias[u] + x[n] . weight[u] */
-static void dense_forward(const LayerCtx *c) {
-    int N = c->n, U = c->s->units, In = (int)shape_size(c->s->in);
-    const float *weight = c->w, *bias = c->w + (size_t)U * In;
-    for (int u0 = 0; u0 < U; u0 += FU)
-        for (int n0 = 0; n0 < N; n0 += FN) {
-            const float *xr[FN], *wr[FU];
-            for (int a = 0; a < FN; a++) xr[a] = c->in + (size_t)(n0 + a < N ? n0 + a : n0) * In;
-            for (int b = 0; b < FU; b++) wr[b] = weight + (size_t)(u0 + b < U ? u0 + b : u0) * In;
-            __m512 acc[FN][FU];
-            float sum[FN][FU];
-            UNROLL for (int a = 0; a < FN; a++)
-                UNROLL for (int b = 0; b < FU; b++) acc[a][b] = _mm512_setzero_ps();
-            for (int i = 0; i < In; i += VL) {
-                __mmask16 m = lanes16(In - i);   /* all lanes but in the last block */
-                __m512 wv[FU];
-                UNROLL for (int b = 0; b < FU; b++) wv[b] = _mm512_maskz_loadu_ps(m, wr[b] + i);
-                UNROLL for (int a = 0; a < FN; a++) {
-                    __m512 xv = _mm512_maskz_loadu_ps(m, xr[a] + i);
-                    UNROLL for (int b = 0; b < FU; b++) acc[a][b] = _mm512_fmadd_ps(xv, wv[b], acc[a][b]);
-                }
-            }
-            UNROLL for (int a = 0; a < FN; a++)
-                UNROLL for (int b = 0; b < FU; b++) sum[a][b] = _mm512_reduce_add_ps(acc[a][b]);
-            for (int a = 0; a < FN && n0 + a < N; a++)
-                for (int b = 0; b < FU && u0 + b < U; b++) c->out[(size_t)(n0 + a) * U + u0 + b] = bias[u0 + b] + sum[a][b];
+/* xt (In, Np) = x (N, In) transposed; samples from N to Np are 0 */
+static void transpose_in(float *xt, const float *x, int N, int In, int Np) {
+    __m512 r[VL];
+    for (int n0 = 0; n0 < Np; n0 += VL)
+        for (int i0 = 0; i0 < In; i0 += VL) {
+            __mmask16 m = lanes16(In - i0);
+            for (int a = 0; a < VL; a++)
+                r[a] = n0 + a < N ? _mm512_maskz_loadu_ps(m, x + (size_t)(n0 + a) * In + i0) : _mm512_setzero_ps();
+            transpose16(r);
+            for (int b = 0; b < VL && i0 + b < In; b++) _mm512_storeu_ps(xt + (size_t)(i0 + b) * Np + n0, r[b]);
         }
+}
+
+/* Forward block: units u0..u0+UB x NV vectors of 16 samples from n0, over
+ * every input in order: per input, NV sample vectors of xt and UB
+ * broadcast weights feed UB * NV FMAs; the weight rows stream once. */
+#define FWD_KERNEL(NV, UB)                                                                             \
+    static void fwd_kernel_##NV(const LayerCtx *c, const float *xt, int Np, int n0, int u0) {         \
+        int N = c->n, U = c->s->units, In = (int)shape_size(c->s->in);                                \
+        const float *wr[UB], *bias = c->w + (size_t)U * In;                                           \
+        for (int b = 0; b < UB; b++) wr[b] = c->w + (size_t)(u0 + b < U ? u0 + b : u0) * In;          \
+        __m512 acc[UB][NV];                                                                            \
+        UNROLL16 for (int b = 0; b < UB; b++)                                                          \
+            UNROLL16 for (int v = 0; v < NV; v++) acc[b][v] = _mm512_setzero_ps();                     \
+        const float *xp = xt + n0;                                                                     \
+        for (int i = 0; i < In; i++, xp += Np) {                                                       \
+            __m512 xv[NV];                                                                             \
+            UNROLL16 for (int v = 0; v < NV; v++) xv[v] = _mm512_loadu_ps(xp + v * VL);                \
+            UNROLL16 for (int b = 0; b < UB; b++) {                                                    \
+                __m512 wb = _mm512_set1_ps(wr[b][i]);                                                  \
+                UNROLL16 for (int v = 0; v < NV; v++) acc[b][v] = _mm512_fmadd_ps(wb, xv[v], acc[b][v]); \
+            }                                                                                          \
+        }                                                                                              \
+        __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), \
+                                         _mm512_set1_epi32(U));                                        \
+        for (int b = 0; b < UB && u0 + b < U; b++)                                                     \
+            for (int v = 0; v < NV; v++) {                                                             \
+                __m512 y = _mm512_add_ps(_mm512_set1_ps(bias[u0 + b]), acc[b][v]);                     \
+                _mm512_mask_i32scatter_ps(c->out + (size_t)(n0 + v * VL) * U + u0 + b, lanes16(N - n0 - v * VL), idx, y, 4); \
+            }                                                                                          \
+    }
+
+FWD_KERNEL(1, 14) FWD_KERNEL(2, 14) FWD_KERNEL(3, 9) FWD_KERNEL(4, 7)
+static const struct { void (*run)(const LayerCtx *, const float *, int, int, int); int ub; } fwd_kernels[FV + 1] = {
+    { NULL, 0 }, { fwd_kernel_1, 14 }, { fwd_kernel_2, 14 }, { fwd_kernel_3, 9 }, { fwd_kernel_4, 7 },
+};
+
+/* y[n][u] = bias[u] + sum over i in order of x[n][i] * weight[u][i] */
+static void dense_forward(const LayerCtx *c) {
+    int N = c->n, U = c->s->units, In = (int)shape_size(c->s->in), Np = (N + VL - 1) / VL * VL;
+    float *xt = c->scratch;
+    transpose_in(xt, c->in, N, In, Np);
+    for (int n0 = 0; n0 < Np; n0 += FV * VL) {
+        int nv = (Np - n0) / VL < FV ? (Np - n0) / VL : FV;
+        for (int u0 = 0; u0 < U; u0 += fwd_kernels[nv].ub) fwd_kernels[nv].run(c, xt, Np, n0, u0);
+    }
 }
 
 /* din[n][i] += sum over u of dout[n][u] * weight[u][i] */

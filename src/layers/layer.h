@@ -144,6 +144,29 @@ static inline float sum8(const float *v, size_t n) {
 static inline __mmask16 lanes16(int n) {
     return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
 }
+
+/* 16 x 16 floats transposed in registers. */
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; j++) {   /* u[j], u[4+j], u[8+j], u[12+j]: columns j, j+4, j+8, j+12 */
+        __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+        __m512 v2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88), v3 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+        r[j] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        r[j + 8] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+        r[j + 4] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        r[j + 12] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    }
+}
 #endif
 
 /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default for weights and biases. */
