@@ -43,14 +43,15 @@ static int group_size(const LayerCtx *c) { return c->group_n > 0 ? c->group_n : 
 #define XV 4
 #define WU 6   /* weight gradient: units per block (x 32 inputs, two groups in registers) */
 #define MAX_LEVELS 16
-#define IC 512  /* weight gradient: inputs per chunk (the chunk of every sample stays in L2) */
 #define UNROLL _Pragma("GCC unroll 8")
 #define UNROLL16 _Pragma("GCC unroll 16")
 
 
-/* the groups' bias gradients and wgrad_small's sums; the forward's transposed input */
+/* the weight gradient's transposed dy and strip of x, or the groups' bias
+ * gradients and wgrad_small's sums; the forward's transposed input */
 static size_t dense_scratch(const LayerSpec *s, int n) {
-    size_t bwd = (size_t)n * (s->units + 1), fwd = shape_size(s->in) * (size_t)((n + VL - 1) / VL * VL);
+    size_t np = (size_t)(n + VL - 1) / VL * VL;
+    size_t bwd = (size_t)n * (s->units + 1) + s->units * np + 2 * VL * np, fwd = shape_size(s->in) * np;
     return bwd > fwd ? bwd : fwd;
 }
 
@@ -146,15 +147,13 @@ static void dense_input_grad(const LayerCtx *c, int N, int U, int In) {
 
 /* One group's weight-gradient block: units u0..u0+WU x inputs i0..i0+32,
  * summed over samples n0..n1 in order. */
-static inline __attribute__((always_inline)) void wgrad_block(__m512 acc[WU][2], const float *x, const float *dy,
-                                                              int U, int In, int n0, int n1, int u0, int i0,
-                                                              __mmask16 m0, __mmask16 m1) {
+static inline __attribute__((always_inline)) void wgrad_block(__m512 acc[WU][2], const float *xp, const float *dyt,
+                                                              int Np, int n0, int n1, int u0) {
     UNROLL for (int b = 0; b < WU; b++) acc[b][0] = acc[b][1] = _mm512_setzero_ps();
     for (int n = n0; n < n1; n++) {
-        const float *xn = x + (size_t)n * In + i0, *d = dy + (size_t)n * U + u0;
-        __m512 x0 = _mm512_maskz_loadu_ps(m0, xn), x1 = _mm512_maskz_loadu_ps(m1, xn + VL);
+        __m512 x0 = _mm512_loadu_ps(xp + (size_t)n * 2 * VL), x1 = _mm512_loadu_ps(xp + (size_t)n * 2 * VL + VL);
         UNROLL for (int b = 0; b < WU; b++) {
-            __m512 dv = _mm512_set1_ps(d[b]);
+            __m512 dv = _mm512_set1_ps(dyt[(size_t)(u0 + b) * Np + n]);
             acc[b][0] = _mm512_fmadd_ps(dv, x0, acc[b][0]);
             acc[b][1] = _mm512_fmadd_ps(dv, x1, acc[b][1]);
         }
@@ -169,40 +168,46 @@ static inline __attribute__((always_inline)) void wgrad_block(__m512 acc[WU][2],
  * its new units. */
 static void wgrad(const LayerCtx *c, int gn, int G, int U, int In) {
     __m512 stack[MAX_LEVELS][WU][2];
-    int size[MAX_LEVELS];
-    for (int ic = 0; ic < In; ic += IC)
+    int size[MAX_LEVELS], N = c->n, Np = (N + VL - 1) / VL * VL;
+    float *dyt = c->scratch, *xp = dyt + (size_t)U * Np;   /* dy transposed (U, Np); a strip of x (N, 32) */
+    transpose_in(dyt, c->dout, N, U, Np);
+    for (int i0 = 0; i0 < In; i0 += 2 * VL) {   /* the strip of every sample stays in L1 */
+        __mmask16 m0 = lanes16(In - i0), m1 = lanes16(In - i0 - VL);
+        for (int n = 0; n < N; n++) {
+            const float *xn = c->in + (size_t)n * In + i0;
+            _mm512_storeu_ps(xp + (size_t)n * 2 * VL, _mm512_maskz_loadu_ps(m0, xn));
+            _mm512_storeu_ps(xp + (size_t)n * 2 * VL + VL, _mm512_maskz_loadu_ps(m1, xn + VL));
+        }
         for (int u0 = 0; u0 < U; u0 += WU) {
             int ub = u0 + WU <= U ? u0 : U - WU;   /* the block computed; units from u0 are stored */
-            for (int i0 = ic; i0 < In && i0 < ic + IC; i0 += 2 * VL) {
-                __mmask16 m0 = lanes16(In - i0), m1 = lanes16(In - i0 - VL);
-                int depth = 0;
-                for (int g = 0; g < G; g += 2) {
-                    __m512 a[WU][2], b[WU][2];
-                    wgrad_block(a, c->in, c->dout, U, In, g * gn, (g + 1) * gn, ub, i0, m0, m1);
-                    if (g + 1 < G) {
-                        wgrad_block(b, c->in, c->dout, U, In, (g + 1) * gn, (g + 2) * gn, ub, i0, m0, m1);
-                        UNROLL for (int k = 0; k < WU; k++) {
-                            a[k][0] = _mm512_add_ps(a[k][0], b[k][0]);
-                            a[k][1] = _mm512_add_ps(a[k][1], b[k][1]);
-                        }
-                    }
-                    UNROLL for (int k = 0; k < WU; k++) { stack[depth][k][0] = a[k][0]; stack[depth][k][1] = a[k][1]; }
-                    size[depth++] = 2;
-                    while (depth >= 2 && size[depth - 1] == size[depth - 2]) {
-                        for (int k = 0; k < WU; k++)
-                            for (int v = 0; v < 2; v++)
-                                stack[depth - 2][k][v] = _mm512_add_ps(stack[depth - 2][k][v], stack[depth - 1][k][v]);
-                        size[depth - 2] *= 2;
-                        depth--;
+            int depth = 0;
+            for (int g = 0; g < G; g += 2) {
+                __m512 a[WU][2], b[WU][2];
+                wgrad_block(a, xp, dyt, Np, g * gn, (g + 1) * gn, ub);
+                if (g + 1 < G) {
+                    wgrad_block(b, xp, dyt, Np, (g + 1) * gn, (g + 2) * gn, ub);
+                    UNROLL for (int k = 0; k < WU; k++) {
+                        a[k][0] = _mm512_add_ps(a[k][0], b[k][0]);
+                        a[k][1] = _mm512_add_ps(a[k][1], b[k][1]);
                     }
                 }
-                for (int k = u0 - ub; k < WU; k++) {
-                    float *dst = c->dw + (size_t)(ub + k) * In + i0;
-                    _mm512_mask_storeu_ps(dst, m0, stack[0][k][0]);
-                    _mm512_mask_storeu_ps(dst + VL, m1, stack[0][k][1]);
+                UNROLL for (int k = 0; k < WU; k++) { stack[depth][k][0] = a[k][0]; stack[depth][k][1] = a[k][1]; }
+                size[depth++] = 2;
+                while (depth >= 2 && size[depth - 1] == size[depth - 2]) {
+                    for (int k = 0; k < WU; k++)
+                        for (int v = 0; v < 2; v++)
+                            stack[depth - 2][k][v] = _mm512_add_ps(stack[depth - 2][k][v], stack[depth - 1][k][v]);
+                    size[depth - 2] *= 2;
+                    depth--;
                 }
             }
+            for (int k = u0 - ub; k < WU; k++) {
+                float *dst = c->dw + (size_t)(ub + k) * In + i0;
+                _mm512_mask_storeu_ps(dst, m0, stack[0][k][0]);
+                _mm512_mask_storeu_ps(dst + VL, m1, stack[0][k][1]);
+            }
         }
+    }
 }
 
 /* Layers narrower than a block: plain loops, the same sums in the same order. */
