@@ -1,6 +1,7 @@
 /* conv.c: 2-D convolution, NCHW, one image at a time, by the fastest of
  * four paths that fits the layer:
- *   stride 1, >= 32 input channels, AVX-512 build: direct kernels (conv_direct.c);
+ *   stride 1, 3x3 and 5x5 or >= 32 input channels, AVX-512 build: direct
+ *     kernels, Winograd for 3x3 and 5x5 from 16 channels (conv_direct.c);
  *   1x1, stride 1, no padding: GEMMs straight on the activations;
  *   stride 1, >= 8 input channels: R*R shifted GEMMs on the zero-padded image;
  *   anything else: im2col + cblas_sgemm (an image's col fits in L2).
