@@ -4,7 +4,8 @@
  * for float32 tensors; scalars PyTorch computes in Python (bias corrections,
  * 1 - lr*wd) are computed in double and rounded once to float, as PyTorch
  * rounds them when it passes them to a float32 kernel.
- * Not here: threads (the loops are memory bound and run once per step). */
+ * A step may run on several threads (OptConfig.threads): each takes whole
+ * chunks of a segment, and every element's arithmetic is the same. */
 #include "optim.h"
 
 #include <math.h>
@@ -64,38 +65,44 @@ size_t optim_state_count(const OptConfig *c, size_t n_params) {
     return c->kind == OPT_SGD ? n_params : 2 * n_params;
 }
 
+#define CHUNK 65536   /* parameters per task of a threaded step */
+
 void optim_step(float *params, float *state, const float *grads, const ParamSeg *seg, int nseg,
                 const OptConfig *c, const float *seg_lr, int64_t step) {
     size_t n = 0;   /* the second state buffer starts here (see optim.h) */
     for (int s = 0; s < nseg; s++)
         if (seg[s].off + seg[s].len > n) n = seg[s].off + seg[s].len;
-    if (c->kind == OPT_SGD) {
-        for (int s = 0; s < nseg; s++) {
-            size_t o = seg[s].off;
-            sgd_segment(params + o, state + o, grads + o, seg[s].len, seg[s].decay ? c->weight_decay : 0.0f,
-                        c->momentum, c->nesterov, seg_lr[s]);
-        }
-        return;
-    }
-    DL_CHECK(c->kind == OPT_ADAM || c->kind == OPT_ADAMW);
-    DL_CHECK(step >= 1);
+    DL_CHECK(c->kind == OPT_SGD || c->kind == OPT_ADAM || c->kind == OPT_ADAMW);
+    DL_CHECK(c->kind == OPT_SGD || step >= 1);
     /* PyTorch: bias_correction = 1 - beta ** step in Python floats */
     double beta1 = as_written(c->beta1), beta2 = as_written(c->beta2);
     double bc1 = 1.0 - pow(beta1, (double)step), bc2 = 1.0 - pow(beta2, (double)step);
     float bc2_sqrt = (float)sqrt(bc2), a1 = (float)(1.0 - beta1), a2 = (float)(1.0 - beta2);
+    int threads = c->threads > 1 ? c->threads : 1;
+    (void)threads;
     for (int s = 0; s < nseg; s++) {
-        size_t o = seg[s].off;
-        float *p = params + o;
-        float wd = seg[s].decay ? c->weight_decay : 0.0f;
-        if (c->kind == OPT_ADAMW) {
-            if (wd != 0.0f) {
-                float keep = (float)(1.0 - (double)seg_lr[s] * wd);   /* param.mul_(1 - lr * wd) */
-                for (size_t i = 0; i < seg[s].len; i++) p[i] *= keep;
+        int tasks = (int)((seg[s].len + CHUNK - 1) / CHUNK);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && tasks > 1)
+#endif
+        for (int k = 0; k < tasks; k++) {
+            size_t o = seg[s].off + (size_t)k * CHUNK, len = seg[s].len - (size_t)k * CHUNK;
+            if (len > CHUNK) len = CHUNK;
+            float *p = params + o, wd = seg[s].decay ? c->weight_decay : 0.0f;
+            if (c->kind == OPT_SGD) {
+                sgd_segment(p, state + o, grads + o, len, wd, c->momentum, c->nesterov, seg_lr[s]);
+                continue;
             }
-            wd = 0.0f;
+            if (c->kind == OPT_ADAMW) {
+                if (wd != 0.0f) {
+                    float keep = (float)(1.0 - (double)seg_lr[s] * wd);   /* param.mul_(1 - lr * wd) */
+                    for (size_t i = 0; i < len; i++) p[i] *= keep;
+                }
+                wd = 0.0f;
+            }
+            adam_segment(p, state + o, state + n + o, grads + o, len, wd, c->beta1, c->beta2, a1, a2, c->eps,
+                         (float)((double)seg_lr[s] / bc1), bc2_sqrt);
         }
-        adam_segment(p, state + o, state + n + o, grads + o, seg[s].len, wd, c->beta1, c->beta2, a1, a2, c->eps,
-                     (float)((double)seg_lr[s] / bc1), bc2_sqrt);
     }
 }
 

@@ -40,6 +40,7 @@ typedef struct {
     int nesterov;          /* SGD: update g + momentum*v instead of v */
     float weight_decay;    /* SGD, Adam: L2 added to the gradient; AdamW: decoupled p -= lr*wd*p */
     float beta1, beta2, eps;   /* Adam, AdamW (PyTorch defaults 0.9, 0.999, 1e-8) */
+    int threads;           /* OpenMP threads for a step (0 or 1: the caller's); the bits do not depend on it */
 } OptConfig;
 
 /* Floats of optimizer state for n_params parameters: n_params for SGD (the

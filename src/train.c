@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "checkpoint.h"
 #include "data/augment.h"
@@ -267,6 +270,7 @@ static DlStatus build(Trainer *t) {
     t->opt.beta1 = c->beta1;
     t->opt.beta2 = c->beta2;
     t->opt.eps = c->eps;
+    t->opt.threads = t->nworkers;   /* the step splits its parameters between the workers' threads */
     t->ob.kind = optim_kind_name(t->opt.kind);
     t->ob.nbuf = (int)(optim_state_count(&t->opt, m->n_params) / (m->n_params ? m->n_params : 1));
     t->ob.names[0] = t->opt.kind == OPT_SGD ? "momentum" : "exp_avg";
@@ -404,12 +408,23 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
     /* the groups' sums in a balanced binary tree, ((g0 + g1) + (g2 + g3)):
      * each worker has summed its groups' gradients; the rest here */
     size_t np = m->n_params;
-    for (int span = 1; span < L; span *= 2)
-        for (int g = 0; g + span < L; g += 2 * span) {
-            float *a = t->red + (size_t)g * t->red_n, *b = t->red + (size_t)(g + span) * t->red_n;
-            if (span >= t->gw) add_into(a, b, np);
-            add_into(a + np, b + np, t->red_n - np);
-        }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(W) if (W > 1)
+#endif
+    {   /* the parameters' sums over the workers, a range of them per thread */
+        int tid = 0, nth = 1;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        nth = omp_get_num_threads();
+#endif
+        size_t lo = np * tid / nth, hi = np * (tid + 1) / nth;
+        for (int span = t->gw; span < L; span *= 2)
+            for (int g = 0; g + span < L; g += 2 * span)
+                add_into(t->red + (size_t)g * t->red_n + lo, t->red + (size_t)(g + span) * t->red_n + lo, hi - lo);
+    }
+    for (int span = 1; span < L; span *= 2)   /* batch statistics, loss, right answers */
+        for (int g = 0; g + span < L; g += 2 * span)
+            add_into(t->red + (size_t)g * t->red_n + np, t->red + (size_t)(g + span) * t->red_n + np, t->red_n - np);
     float *red = t->red;
     red[m->n_params + m->n_bstat + RED_STOP] = g_signal ? 1.0f : 0.0f;   /* summed: any rank stops all */
     double tr = dl_now();

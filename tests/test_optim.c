@@ -206,6 +206,34 @@ static void test_segment_lrs(void **state) {
     }
 }
 
+/* A step on two threads (whole chunks of a segment each) gives the bits of
+ * one thread, for every optimizer, on segments of several chunks. */
+static void test_threads_same_bits(void **state) {
+    (void)state;
+    enum { N = 300001 };
+    ParamSeg seg[3] = { { 0, 200000, 1 }, { 200000, 1, 0 }, { 200001, 100000, 1 } };
+    float lr[3] = { 0.01f, 0.02f, 0.01f };
+    float *p = test_malloc(sizeof(float) * N), *q = test_malloc(sizeof(float) * N), *g = test_malloc(sizeof(float) * N);
+    float *sp = test_calloc(2 * N, sizeof(float)), *sq = test_calloc(2 * N, sizeof(float));
+    for (OptKind kind = OPT_SGD; kind <= OPT_ADAMW; kind++) {
+        OptConfig one = { .kind = kind, .momentum = 0.9f, .weight_decay = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f,
+                          .eps = 1e-8f, .threads = 1 }, two = one;
+        two.threads = 2;
+        DlRng r = { dl_hash(13, (uint64_t)kind, 0, 0) };
+        for (int i = 0; i < N; i++) p[i] = q[i] = rng_normal(&r);
+        memset(sp, 0, sizeof(float) * 2 * N);
+        memset(sq, 0, sizeof(float) * 2 * N);
+        for (int k = 1; k <= 3; k++) {
+            for (int i = 0; i < N; i++) g[i] = rng_normal(&r);
+            optim_step(p, sp, g, seg, 3, &one, lr, k);
+            optim_step(q, sq, g, seg, 3, &two, lr, k);
+        }
+        assert_memory_equal(p, q, sizeof(float) * N);
+        assert_memory_equal(sp, sq, sizeof(float) * 2 * N);
+    }
+    test_free(p); test_free(q); test_free(g); test_free(sp); test_free(sq);
+}
+
 /* ---- gradient clipping ---- */
 
 static void test_clip_hand(void **state) {
@@ -378,6 +406,7 @@ int main(void) {
         cmocka_unit_test(test_adam_hand),
         cmocka_unit_test(test_sgd_step_equals_optim_step),
         cmocka_unit_test(test_segment_lrs),
+        cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_clip_hand),
         cmocka_unit_test(test_clip_fixture),
         cmocka_unit_test(test_step_lr_fixture),
