@@ -131,10 +131,20 @@ static void test_conv_same(void **s) { (void)s; check_grads(IN(3, 6, 5) "conv na
 static void test_conv_5x5(void **s) { (void)s; check_grads(IN(2, 7, 7) "conv name=c filters=3 size=5 pad=2\n", 2, 1, 1e-2f, 1e-3); }
 /* The paths of conv.c: stride-1 3x3 and 5x5 (and any size from 32 input
  * channels) take the direct AVX-512 kernels (rows longer than one block of
- * output pixels, channel counts off the 32 blocks, pad other than same;
- * test_conv_same and test_conv_5x5 cover the few-channel weight gradient),
- * other sizes from 8 channels the shifted GEMMs. */
+ * output pixels in test_conv_direct's input gradient, channel counts off the
+ * 32 blocks, pad other than same; test_conv_same and test_conv_5x5 cover the
+ * few-channel weight gradient), or from 16 channels Winograd (below); other
+ * sizes from 8 channels the shifted GEMMs. */
 static void test_conv_direct(void **s) { (void)s; check_grads(IN(32, 6, 19) "conv name=c filters=9 size=3 pad=same\n", 2, 1, 1e-2f, 1e-3); }
+/* input channels in two chunks (forward and input gradient direct, 3x3) */
+static void test_conv_direct_chunks(void **s) { (void)s; check_grads(IN(15, 6, 11) "conv name=c filters=15 size=3 pad=same\n", 2, 1, 1e-2f, 1e-3); }
+/* pad past size-1: off the direct kernels (their input gradient pads dy by size-1-pad) */
+static void test_conv_wide_pad(void **s) {
+    (void)s;
+    check_grads(IN(32, 5, 6) "conv name=c filters=8 size=3 pad=3\n", 2, 1, 1e-2f, 1e-3);
+    check_grads(IN(16, 5, 6) "conv name=c filters=16 size=5 pad=5\n", 2, 1, 1e-2f, 1e-3);
+    check_grads(IN(2, 4, 5) "conv name=c filters=3 size=3 pad=4\n", 2, 1, 1e-2f, 1e-3);
+}
 static void test_conv_direct_5x5(void **s) { (void)s; check_grads(IN(33, 5, 18) "conv name=c filters=8 size=5 pad=1\n", 2, 1, 1e-2f, 1e-3); }
 static void test_conv_direct_valid(void **s) { (void)s; check_grads(IN(32, 7, 7) "conv name=c filters=16 size=3 pad=0\n", 2, 1, 1e-2f, 1e-3); }
 /* 5x5 from 16 input channels: Winograd F(2x2, 5x5) for the forward and,
@@ -232,6 +242,77 @@ static void test_conv_relu_fused(void **s) {
     check_relu_fused(IN(3, 6, 5), "conv name=c filters=4 size=3 pad=same\n", 0);
     check_relu_fused(IN(18, 6, 5), "conv name=c filters=16 size=5 pad=same\n", 0);   /* Winograd */
 #endif
+}
+
+/* The promise behind -np invariance, at the layer: a sample's output and
+ * input gradient have the same bits whatever else is in the call, and a
+ * dense layer's weight gradient over G groups in one call is the trainer's
+ * tree of the groups' own gradients, ((g0 + g1) + (g2 + g3)). Shapes that
+ * take the AVX-512 kernels (dense: every forward block width; conv: the
+ * Winograd paths and the channel-chunked direct kernels). */
+static float *random_floats(DlRng *g, size_t n) {
+    float *p = test_malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) p[i] = 2.0f * rng_unit(g) - 1.0f;
+    return p;
+}
+
+static void check_call_invariance(LayerSpec *s, int gn, int G) {
+    const LayerOps *ops = layer_ops(s->kind);
+    assert_int_equal(ops->shape(s), DL_OK);
+    int N = gn * G, grouped = ops->grouped;
+    size_t in = shape_size(s->in), out = shape_size(s->out), np = layer_param_count(s);
+    DlRng g = { 4242 };
+    float *x = random_floats(&g, N * in), *w = random_floats(&g, np), *dy = random_floats(&g, N * out);
+    float *y = test_malloc(sizeof(float) * N * out), *dx = test_malloc(sizeof(float) * N * in);
+    float *dw = test_calloc(np, sizeof(float)), *dwg = test_calloc(np * G, sizeof(float));
+    float *y1 = test_malloc(sizeof(float) * out), *dx1 = test_malloc(sizeof(float) * in);
+    float *scratch = test_malloc(sizeof(float) * (ops->scratch_count(s, N) + 64));
+    LayerCtx c = { .s = s, .n = N, .group_n = grouped ? gn : 0, .in = x, .out = y, .w = w, .dw = dw, .dout = dy,
+                   .din = dx, .scratch = scratch, .din_fresh = 1 };
+    ops->forward(&c);
+    ops->backward(&c);
+    for (int n = 0; n < N; n++) {   /* each sample alone */
+        LayerCtx c1 = { .s = s, .n = 1, .group_n = grouped ? 1 : 0, .in = x + n * in, .out = y1, .w = w, .dw = NULL,
+                        .dout = dy + n * out, .din = dx1, .scratch = scratch, .din_fresh = 1 };
+        ops->forward(&c1);
+        assert_memory_equal(y1, y + n * out, sizeof(float) * out);
+        ops->backward(&c1);
+        assert_memory_equal(dx1, dx + n * in, sizeof(float) * in);
+    }
+    if (grouped) {   /* each group alone, then the tree */
+        for (int k = 0; k < G; k++) {
+            LayerCtx cg = { .s = s, .n = gn, .group_n = gn, .in = x + (size_t)k * gn * in, .out = y + (size_t)k * gn * out,
+                            .w = w, .dw = dwg + k * np, .dout = dy + (size_t)k * gn * out, .din = NULL, .scratch = scratch };
+            ops->backward(&cg);
+        }
+        for (int span = 1; span < G; span *= 2)
+            for (int k = 0; k + span < G; k += 2 * span)
+                for (size_t i = 0; i < np; i++) dwg[k * np + i] += dwg[(k + span) * np + i];
+        assert_memory_equal(dwg, dw, sizeof(float) * np);
+    }
+    test_free(x); test_free(w); test_free(dy); test_free(y); test_free(dx); test_free(dw); test_free(dwg);
+    test_free(y1); test_free(dx1); test_free(scratch);
+}
+
+static void test_call_invariance(void **st) {
+    (void)st;
+    static const struct { LayerKind kind; int c, h, w, filters, size, pad, units, gn, G; } cases[] = {
+        { LK_DENSE, 100, 1, 1, 0, 0, 0, 13, 16, 4 },    /* 64 samples: 4-vector blocks */
+        { LK_DENSE, 37, 1, 1, 0, 0, 0, 9, 5, 2 },       /* 10: 1-vector blocks, U off the blocks */
+        { LK_DENSE, 33, 1, 1, 0, 0, 0, 20, 17, 2 },     /* 34: 3-vector blocks */
+        { LK_CONV, 20, 7, 9, 17, 5, PAD_SAME, 0, 3, 1 },   /* Winograd 5x5 */
+        { LK_CONV, 18, 9, 6, 16, 3, 0, 0, 3, 1 },          /* Winograd 3x3, pad 0 */
+        { LK_CONV, 15, 6, 11, 15, 3, PAD_SAME, 0, 3, 1 },  /* direct, two chunks of input channels */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        LayerSpec s;
+        memset(&s, 0, sizeof s);
+        s.kind = cases[i].kind;
+        s.in = (Shape){ cases[i].c, cases[i].h, cases[i].w };
+        s.filters = cases[i].filters; s.size = cases[i].size; s.stride = 1; s.pad = cases[i].pad;
+        s.units = cases[i].units;
+        check_call_invariance(&s, cases[i].gn, cases[i].G);
+    }
 }
 
 static void test_maxpool3s2(void **s) { (void)s; check_grads(IN(2, 7, 7) "maxpool size=3 stride=2\n", 2, 1, 1e-4f, 1e-3); }
@@ -442,7 +523,8 @@ int main(void) {
         cmocka_unit_test(test_conv_direct),    cmocka_unit_test(test_conv_direct_5x5),
         cmocka_unit_test(test_conv_direct_valid), cmocka_unit_test(test_conv_shifted),
         cmocka_unit_test(test_conv_wino),      cmocka_unit_test(test_conv_wino_valid),
-        cmocka_unit_test(test_conv_wino_wgrad),
+        cmocka_unit_test(test_conv_wino_wgrad),    cmocka_unit_test(test_call_invariance),
+        cmocka_unit_test(test_conv_direct_chunks), cmocka_unit_test(test_conv_wide_pad),
         cmocka_unit_test(test_conv_stride2),   cmocka_unit_test(test_conv_stride2_pad1),
         cmocka_unit_test(test_conv_1x1),       cmocka_unit_test(test_dense),
         cmocka_unit_test(test_relu),           cmocka_unit_test(test_leaky),

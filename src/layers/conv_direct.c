@@ -208,7 +208,8 @@ WGRAD_TAPS(5, 1)
 /* Channels from 32 on: the pixel-major weight gradient; fewer: by taps (3x3, 5x5).
  * A layer on this path also does an in-place relu after it (relu_after). */
 int conv_direct_supports(const LayerSpec *s) {
-    return s->stride == 1 && s->size > 1 && (s->in.c >= 2 * VL || s->size == 3 || s->size == 5);
+    int pad_ok = s->pad == PAD_SAME || s->pad <= s->size - 1;   /* the input gradient pads dy by size-1-pad */
+    return s->stride == 1 && s->size > 1 && pad_ok && (s->in.c >= 2 * VL || s->size == 3 || s->size == 5);
 }
 
 /* Geometry of one call: the forward tile (x padded by pad) and the
@@ -524,7 +525,7 @@ static void wino_run(float *y, const float *x, int H, int W, int pad, const floa
 INLINE void wgw_dy_m(float *ud, const float *dyt, const WGeom *g, int t0, int nt, int M) {
     for (int t = t0; t < t0 + nt; t++) {
         int tp = t / g->TQ, tq = t % g->TQ;
-        for (int k0 = 0; k0 < g->Kp; k0 += VL) {
+        for (int k0 = 0; k0 < g->Kout; k0 += VL) {   /* the kernels read filters below Kout only */
             __m512 d[16];
             for (int i = 0; i < M; i++)
                 for (int j = 0; j < M; j++) {
@@ -742,7 +743,7 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
             for (int k = 0; k < g.K; k++) dbias[k] += sum8(dy + (size_t)k * P * Q, (size_t)P * Q);
         } else if (c->dw) {
             float *dbias = c->dw + (size_t)g.K * g.C * RR;
-            to_pixel_major(dyt, g.Kp, dy, g.K, 1, P * Q, 0, P * Q);   /* dyt (P*Q, Kp); channels past K are 0 */
+            to_pixel_major(dyt, g.Kp, dy, g.K, 1, P * Q, 0, P * Q);   /* dyt (P*Q, Kp): channels to K, then 0 to a multiple of 16 */
             if (wgw) wgw_image(wwork, c->in + n * in_sz, g.H, g.W, pad, dyt, &wf);
             else {
                 transpose_pad(tile, c->in + n * in_sz, &g);
