@@ -91,14 +91,13 @@ typedef struct {
         }                                                                                              \
     }
 
-PIX_KERNEL(1) PIX_KERNEL(2) PIX_KERNEL(3) PIX_KERNEL(4) PIX_KERNEL(5) PIX_KERNEL(6) PIX_KERNEL(7)
-PIX_KERNEL(8) PIX_KERNEL(9) PIX_KERNEL(10) PIX_KERNEL(11) PIX_KERNEL(12) PIX_KERNEL(13) PIX_KERNEL(14)
+/* Each kernel for every block width 1..NPMAX (14), and the table by width. */
+#define FOR_WIDTHS(M) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14)
+#define BY_WIDTH(name) { NULL, name##_1, name##_2, name##_3, name##_4, name##_5, name##_6, name##_7, \
+                         name##_8, name##_9, name##_10, name##_11, name##_12, name##_13, name##_14 }
 
-typedef void (*PixKernel)(const Direct *, int, int, int, int, int);
-static const PixKernel pix_kernels[NPMAX + 1] = {
-    NULL, pix_kernel_1, pix_kernel_2, pix_kernel_3, pix_kernel_4, pix_kernel_5, pix_kernel_6, pix_kernel_7,
-    pix_kernel_8, pix_kernel_9, pix_kernel_10, pix_kernel_11, pix_kernel_12, pix_kernel_13, pix_kernel_14,
-};
+FOR_WIDTHS(PIX_KERNEL)
+static void (*const pix_kernels[NPMAX + 1])(const Direct *, int, int, int, int, int) = BY_WIDTH(pix_kernel);
 
 
 /* y (K, n) = base + yt (n, ld) transposed, base being bias[k] or y itself. */
@@ -236,13 +235,33 @@ static DGeom dgeom(const LayerSpec *s, int pad, int P, int Q) {
     return g;
 }
 
-/* floats of the direct kernels' buffers; the Winograd path's follow */
-static size_t direct_scratch(const LayerSpec *s, int pad, int P, int Q) {
-    DGeom g = dgeom(s, pad, P, Q);
-    size_t w = (size_t)g.R * g.R * ((size_t)g.C * g.Kp > (size_t)g.K * g.Cp ? (size_t)g.C * g.Kp : (size_t)g.K * g.Cp);
-    size_t xt = (size_t)g.Hp * g.Wp * g.Cx, dyt = (size_t)P * Q * g.Kp, dwt = (size_t)g.R * g.R * g.Kp * g.Cx;
-    size_t yt = (size_t)P * Q * g.Kp > (size_t)g.H * g.W * g.Cp ? (size_t)P * Q * g.Kp : (size_t)g.H * g.W * g.Cp;
-    return (g.xtile > xt ? g.xtile : xt) + g.dtile + w + dyt + dwt + yt + (size_t)g.K * P * Q;   /* + gated dy */
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Where the direct kernels' buffers lie in the scratch (floats from its
+ * start); the Winograd paths' follow from `end`. */
+typedef struct {
+    size_t tile;    /* x padded (forward, few-channel weight gradient) or pixel-major (xt) */
+    size_t dtile;   /* dy padded (input gradient) */
+    size_t wr;      /* weights rearranged for the kernels */
+    size_t dyt;     /* dy pixel-major (P*Q, Kp) */
+    size_t dwt;     /* the weight gradient's sums */
+    size_t yt;      /* a kernel's output pixel-major */
+    size_t dyg;     /* dy gated by the fused relu */
+    size_t end;
+} DBufs;
+
+static DBufs dbufs(const DGeom *g) {
+    size_t RR = (size_t)g->R * g->R, PQ = (size_t)g->P * g->Q;
+    DBufs b;
+    b.tile = 0;
+    b.dtile = max_size(g->xtile, (size_t)g->Hp * g->Wp * g->Cx);
+    b.wr = b.dtile + g->dtile;
+    b.dyt = b.wr + RR * max_size((size_t)g->C * g->Kp, (size_t)g->K * g->Cp);
+    b.dwt = b.dyt + PQ * g->Kp;
+    b.yt = b.dwt + RR * g->Kp * g->Cx;
+    b.dyg = b.yt + max_size(PQ * g->Kp, (size_t)g->H * g->W * g->Cp);
+    b.end = b.dyg + (size_t)g->K * PQ;
+    return b;
 }
 
 /* tile (C, Hp, Wp) = x (C, H, W) zero-padded by pad on each side; slack zeroed */
@@ -275,11 +294,11 @@ static void to_pixel_major(float *dst, int ld, const float *x, int C, int H, int
         }
 }
 
-/* xt (Hp*Wp, Cx) = x (C, H, W) zero-padded by pad and transposed to
- * pixel-major; channels past C are 0 */
-static void transpose_pad(float *xt, const float *x, const DGeom *g) {
-    memset(xt, 0, sizeof(float) * g->Hp * g->Wp * g->Cx);
-    to_pixel_major(xt, g->Cx, x, g->C, g->H, g->W, g->pad, g->Wp);
+/* dst (Hp*Wp, ld) = x (C, H, W) zero-padded by pad (and past H, W up to
+ * Hp, Wp) and transposed to pixel-major; channels past C are 0 */
+static void pixel_major_padded(float *dst, int ld, const float *x, int C, int H, int W, int pad, int Hp, int Wp) {
+    memset(dst, 0, sizeof(float) * Hp * Wp * ld);
+    to_pixel_major(dst, ld, x, C, H, W, pad, Wp);
 }
 
 /* ---- Winograd transforms for 3x3 and 5x5 convs with many channels ----
@@ -453,14 +472,8 @@ static void wino_input(float *v, int ld, const float *xt, const WGeom *g, int t0
         }                                                                                              \
     }
 
-WINO_KERNEL(1) WINO_KERNEL(2) WINO_KERNEL(3) WINO_KERNEL(4) WINO_KERNEL(5) WINO_KERNEL(6) WINO_KERNEL(7)
-WINO_KERNEL(8) WINO_KERNEL(9) WINO_KERNEL(10) WINO_KERNEL(11) WINO_KERNEL(12) WINO_KERNEL(13) WINO_KERNEL(14)
-
-typedef void (*WinoKernel)(float *, const float *, const float *, const WGeom *);
-static const WinoKernel wino_kernels[NPMAX + 1] = {
-    NULL, wino_kernel_1, wino_kernel_2, wino_kernel_3, wino_kernel_4, wino_kernel_5, wino_kernel_6, wino_kernel_7,
-    wino_kernel_8, wino_kernel_9, wino_kernel_10, wino_kernel_11, wino_kernel_12, wino_kernel_13, wino_kernel_14,
-};
+FOR_WIDTHS(WINO_KERNEL)
+static void (*const wino_kernels[NPMAX + 1])(float *, const float *, const float *, const WGeom *) = BY_WIDTH(wino_kernel);
 
 /* yt[pixel][k] = (AT_M m A_M) for tiles t0..t0+nt, 16 channels a vector; pixels past P, Q dropped */
 INLINE void wino_output_m(float *yt, const float *m, const WGeom *g, int t0, int nt, int M) {
@@ -493,14 +506,17 @@ static int even_blocks(int n, int max) {
     return (n + nb - 1) / nb;
 }
 
-/* One image: y (Kout, P, Q) = base + the conv of x (Cin, H, W) padded by
- * pad (rows and columns past the image zero), with u from wino_weights. */
-static void wino_run(float *y, const float *x, int H, int W, int pad, const float *u, const WGeom *g, float *work,
-                     const float *bias, int fresh, int relu) {
+/* One image, in two steps: wino_input_of puts x (Cin, H, W), padded by pad
+ * (rows and columns past the image zero), pixel-major at the start of work
+ * (Hw*Ww, Cx); wino_run then makes y (Kout, P, Q) = base + the conv of it,
+ * with u from wino_weights. */
+static void wino_input_of(float *work, const float *x, int H, int W, int pad, const WGeom *g) {
+    pixel_major_padded(work, g->Cx, x, g->Cin, H, W, pad, g->Hw, g->Ww);
+}
+
+static void wino_run(float *y, const float *u, const WGeom *g, float *work, const float *bias, int fresh, int relu) {
     float *xt = work, *v = xt + (size_t)g->Hw * g->Ww * g->Cx, *m = v + (size_t)WA * NPMAX * g->Cx,
           *yt = m + (size_t)WA * NPMAX * g->Kp;
-    memset(xt, 0, sizeof(float) * g->Hw * g->Ww * g->Cx);
-    to_pixel_major(xt, g->Cx, x, g->Cin, H, W, pad, g->Ww);
     int tb = even_blocks(g->T, NPMAX);
     for (int t0 = 0; t0 < g->T; t0 += tb) {   /* a block of tiles at a time: v and m stay in L2 */
         int nt = g->T - t0 < tb ? g->T - t0 : tb;
@@ -520,9 +536,12 @@ static void wino_run(float *y, const float *x, int H, int W, int pad, const floa
  * transform to RxR runs once per call. */
 #define WTB 28   /* tiles per block */
 
-/* ud[a][t - t0][k] = (G_M d G_MT)[a] for the MxM tiles t0..t0+nt of dyt
- * (P*Q, Kp), 16 filters a vector; pixels past P, Q are 0 */
-INLINE void wgw_dy_m(float *ud, const float *dyt, const WGeom *g, int t0, int nt, int M) {
+/* dy pixel-major: pixel (p, q) at at + (p * row + q) * ld, filters K..roundup(K, 16) 0 */
+typedef struct { const float *at; int row, ld; } DyView;
+
+/* ud[a][t - t0][k] = (G_M d G_MT)[a] for the MxM tiles t0..t0+nt of dy,
+ * 16 filters a vector; pixels past P, Q are 0 */
+INLINE void wgw_dy_m(float *ud, DyView dy, const WGeom *g, int t0, int nt, int M) {
     for (int t = t0; t < t0 + nt; t++) {
         int tp = t / g->TQ, tq = t % g->TQ;
         for (int k0 = 0; k0 < g->Kout; k0 += VL) {   /* the kernels read filters below Kout only */
@@ -530,7 +549,7 @@ INLINE void wgw_dy_m(float *ud, const float *dyt, const WGeom *g, int t0, int nt
             for (int i = 0; i < M; i++)
                 for (int j = 0; j < M; j++) {
                     int p = M * tp + i, q = M * tq + j;
-                    d[i * M + j] = p < g->P && q < g->Q ? _mm512_loadu_ps(dyt + ((size_t)p * g->Q + q) * g->Kp + k0)
+                    d[i * M + j] = p < g->P && q < g->Q ? _mm512_loadu_ps(dy.at + ((size_t)p * dy.row + q) * dy.ld + k0)
                                                         : _mm512_setzero_ps();
                 }
             g_both(ud + (size_t)(t - t0) * g->Kp + k0, (size_t)WTB * g->Kp, d, M);
@@ -538,9 +557,9 @@ INLINE void wgw_dy_m(float *ud, const float *dyt, const WGeom *g, int t0, int nt
     }
 }
 
-static void wgw_dy(float *ud, const float *dyt, const WGeom *g, int t0, int nt) {
-    if (g->M == 4) wgw_dy_m(ud, dyt, g, t0, nt, 4);
-    else wgw_dy_m(ud, dyt, g, t0, nt, 2);
+static void wgw_dy(float *ud, DyView dy, const WGeom *g, int t0, int nt) {
+    if (g->M == 4) wgw_dy_m(ud, dy, g, t0, nt, 4);
+    else wgw_dy_m(ud, dy, g, t0, nt, 2);
 }
 
 /* mw[k][c0..c0+32] += sum over the block's nt tiles of ud[t][k] * vx[t][c0..c0+32], NP filters k */
@@ -565,14 +584,8 @@ static void wgw_dy(float *ud, const float *dyt, const WGeom *g, int t0, int nt) 
         }                                                                                              \
     }
 
-WGW_KERNEL(1) WGW_KERNEL(2) WGW_KERNEL(3) WGW_KERNEL(4) WGW_KERNEL(5) WGW_KERNEL(6) WGW_KERNEL(7)
-WGW_KERNEL(8) WGW_KERNEL(9) WGW_KERNEL(10) WGW_KERNEL(11) WGW_KERNEL(12) WGW_KERNEL(13) WGW_KERNEL(14)
-
-typedef void (*WgwKernel)(float *, const float *, const float *, const WGeom *, int);
-static const WgwKernel wgw_kernels[NPMAX + 1] = {
-    NULL, wgw_kernel_1, wgw_kernel_2, wgw_kernel_3, wgw_kernel_4, wgw_kernel_5, wgw_kernel_6, wgw_kernel_7,
-    wgw_kernel_8, wgw_kernel_9, wgw_kernel_10, wgw_kernel_11, wgw_kernel_12, wgw_kernel_13, wgw_kernel_14,
-};
+FOR_WIDTHS(WGW_KERNEL)
+static void (*const wgw_kernels[NPMAX + 1])(float *, const float *, const float *, const WGeom *, int) = BY_WIDTH(wgw_kernel);
 
 /* floats of xt, vx, ud and mw */
 static size_t wgw_scratch(const WGeom *g) {
@@ -582,17 +595,16 @@ static size_t wgw_scratch(const WGeom *g) {
 /* Weight gradients that take this path: 3x3 and 5x5 from 32 input channels (fewer go by taps). */
 static int wgw_fits(const LayerSpec *s) { return (s->size == 3 || s->size == 5) && s->in.c >= 2 * VL; }
 
-/* One image into mw: x (Cin, H, W) padded by pad, dyt (P*Q, Kp) its output gradient pixel-major. */
-static void wgw_image(float *work, const float *x, int H, int W, int pad, const float *dyt, const WGeom *g) {
+/* One image into mw: x (Cin, H, W) padded by pad, dy its output gradient pixel-major. */
+static void wgw_image(float *work, const float *x, int H, int W, int pad, DyView dy, const WGeom *g) {
     float *xt = work, *vx = xt + (size_t)g->Hw * g->Ww * g->Cx, *ud = vx + (size_t)WA * WTB * g->Cx,
           *mw = ud + (size_t)WA * WTB * g->Kp;
-    memset(xt, 0, sizeof(float) * g->Hw * g->Ww * g->Cx);
-    to_pixel_major(xt, g->Cx, x, g->Cin, H, W, pad, g->Ww);
+    pixel_major_padded(xt, g->Cx, x, g->Cin, H, W, pad, g->Hw, g->Ww);
     int tb = even_blocks(g->T, WTB), kb = even_blocks(g->Kout, NPMAX);
     for (int t0 = 0; t0 < g->T; t0 += tb) {
         int nt = g->T - t0 < tb ? g->T - t0 : tb;
         wino_input(vx, WTB, xt, g, t0, nt);
-        wgw_dy(ud, dyt, g, t0, nt);
+        wgw_dy(ud, dy, g, t0, nt);
         for (int a = 0; a < WA; a++)
             for (int k0 = 0; k0 < g->Kout; k0 += kb)
                 for (int c0 = 0; c0 < g->Cin; c0 += 2 * VL)
@@ -641,10 +653,11 @@ static size_t wino_region(const LayerSpec *s, int P, int Q) {
 /* the direct kernels' buffers, then the Winograd ones: the weight
  * gradient's after the input gradient's, which live through a call together */
 size_t conv_direct_scratch(const LayerSpec *s, int pad, int P, int Q) {
-    size_t w = direct_scratch(s, pad, P, Q) + wino_region(s, P, Q);
+    DGeom g = dgeom(s, pad, P, Q);
+    size_t w = dbufs(&g).end + wino_region(s, P, Q);
     if (wgw_fits(s)) {
-        WGeom g = wgeom(s->size, s->in.c, s->filters, P, Q);
-        w += wgw_scratch(&g);
+        WGeom wg = wgeom(s->size, s->in.c, s->filters, P, Q);
+        w += wgw_scratch(&wg);
     }
     return w;
 }
@@ -654,10 +667,8 @@ void conv_direct_forward(const LayerCtx *c, int pad, int P, int Q) {
     DGeom g = dgeom(s, pad, P, Q);
     int RR = g.R * g.R;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)g.K * P * Q;
-    size_t xt = (size_t)g.Hp * g.Wp * g.Cx;
-    size_t wsz = (size_t)RR * ((size_t)g.C * g.Kp > (size_t)g.K * g.Cp ? (size_t)g.C * g.Kp : (size_t)g.K * g.Cp);
-    float *tile = c->scratch, *wr = tile + (g.xtile > xt ? g.xtile : xt) + g.dtile;
-    float *yt = wr + wsz + (size_t)P * Q * g.Kp + (size_t)RR * g.Kp * g.Cx;
+    DBufs b = dbufs(&g);
+    float *tile = c->scratch + b.tile, *wr = c->scratch + b.wr, *yt = c->scratch + b.yt;
     /* wr[(c, r, t)][k] = weight[k][c][r][t]; padded channels 0 */
     memset(wr, 0, sizeof(float) * RR * g.C * g.Kp);
     for (int k = 0; k < g.K; k++)
@@ -665,11 +676,13 @@ void conv_direct_forward(const LayerCtx *c, int pad, int P, int Q) {
             for (int i = 0; i < RR; i++) wr[((size_t)ch * RR + i) * g.Kp + k] = c->w[((size_t)k * g.C + ch) * RR + i];
     if (wino_fits(g.R, g.C)) {
         WGeom wg = wgeom(g.R, g.C, g.K, P, Q);
-        float *u = c->scratch + direct_scratch(s, pad, P, Q);
+        float *u = c->scratch + b.end;
         wino_weights(u, wr, &wg);
-        for (int n = 0; n < c->n; n++)
-            wino_run(c->out + n * out_sz, c->in + n * in_sz, g.H, g.W, pad, u, &wg, u + (size_t)WA * wg.Cin * wg.Kp,
-                     c->w + (size_t)g.K * g.C * RR, 0, s->relu_after);
+        float *work = u + (size_t)WA * wg.Cin * wg.Kp;
+        for (int n = 0; n < c->n; n++) {
+            wino_input_of(work, c->in + n * in_sz, g.H, g.W, pad, &wg);
+            wino_run(c->out + n * out_sz, u, &wg, work, c->w + (size_t)g.K * g.C * RR, 0, s->relu_after);
+        }
         return;
     }
     Direct d = { tile, (size_t)g.Hp * g.Wp, g.Wp, wr, g.C, g.R, g.Kp, yt, NULL, g.K, P, Q,
@@ -694,17 +707,15 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
     const LayerSpec *s = c->s;
     DGeom g = dgeom(s, pad, P, Q);
     int R = g.R, RR = R * R;
-    size_t xt = (size_t)g.Hp * g.Wp * g.Cx;
-    size_t wsz = (size_t)RR * ((size_t)g.C * g.Kp > (size_t)g.K * g.Cp ? (size_t)g.C * g.Kp : (size_t)g.K * g.Cp);
-    float *tile = c->scratch, *dtile = tile + (g.xtile > xt ? g.xtile : xt), *wr = dtile + g.dtile, *dyt = wr + wsz,
-          *dwt = dyt + (size_t)P * Q * g.Kp, *yt = dwt + (size_t)RR * g.Kp * g.Cx;
+    DBufs b = dbufs(&g);
+    float *tile = c->scratch + b.tile, *dtile = c->scratch + b.dtile, *wr = c->scratch + b.wr,
+          *dyt = c->scratch + b.dyt, *dwt = c->scratch + b.dwt, *yt = c->scratch + b.yt, *dyg = c->scratch + b.dyg;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)g.K * P * Q;
     Direct d = { dtile, (size_t)g.Hd * g.Wd, g.Wd, wr, g.K, R, g.Cp, yt, NULL, g.C, g.H, g.W, NULL, c->din_fresh, 0 };
-    float *dyg = yt + (P * Q * g.Kp > g.H * g.W * g.Cp ? (size_t)P * Q * g.Kp : (size_t)g.H * g.W * g.Cp);
     int few = g.C < 2 * VL;   /* weight gradient by taps */
     int wino = wino_fits(R, g.K);
     WGeom wg = wgeom(R, g.K, g.C, g.H, g.W);
-    float *u = c->scratch + direct_scratch(s, pad, P, Q);
+    float *u = c->scratch + b.end;
     if (c->din) {
         /* wr[(k, r', t')][c] = weight[k][c][R-1-r'][R-1-t']: the flipped, transposed kernel */
         memset(wr, 0, sizeof(float) * RR * g.K * g.Cp);
@@ -718,6 +729,7 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
     int wgw = c->dw && wgw_fits(s);
     WGeom wf = wgeom(R, g.C, g.K, P, Q);
     float *wwork = u + wino_region(s, P, Q), *mw = wwork + wgw_scratch(&wf) - (size_t)WA * g.K * wf.Cx;
+    float *dwork = u + (size_t)WA * wg.Cin * wg.Kp;   /* the Winograd input gradient's: dy padded pixel-major first */
     if (wgw) memset(mw, 0, sizeof(float) * WA * g.K * wf.Cx);
     for (int n = 0; n < c->n; n++) {   /* images in order: the sums over them are fixed */
         const float *dy = c->dout + n * out_sz;
@@ -725,6 +737,7 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
             relu_gate(dyg, dy, c->out + n * out_sz, out_sz);
             dy = dyg;
         }
+        if (c->din && wino) wino_input_of(dwork, dy, P, Q, R - 1 - pad, &wg);
         if (c->dw && few) {   /* dwt (C, RR, Kp) */
             float *dbias = c->dw + (size_t)g.K * g.C * RR;
             pad_into(tile, g.xtile, c->in + n * in_sz, g.C, g.H, g.W, pad);
@@ -743,10 +756,16 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
             for (int k = 0; k < g.K; k++) dbias[k] += sum8(dy + (size_t)k * P * Q, (size_t)P * Q);
         } else if (c->dw) {
             float *dbias = c->dw + (size_t)g.K * g.C * RR;
-            to_pixel_major(dyt, g.Kp, dy, g.K, 1, P * Q, 0, P * Q);   /* dyt (P*Q, Kp): channels to K, then 0 to a multiple of 16 */
-            if (wgw) wgw_image(wwork, c->in + n * in_sz, g.H, g.W, pad, dyt, &wf);
+            int pd = R - 1 - pad;
+            if (wgw && c->din && wino)   /* the input gradient's padded copy of dy serves */
+                wgw_image(wwork, c->in + n * in_sz, g.H, g.W, pad,
+                          (DyView){ dwork + ((size_t)pd * wg.Ww + pd) * wg.Cx, wg.Ww, wg.Cx }, &wf);
             else {
-                transpose_pad(tile, c->in + n * in_sz, &g);
+                to_pixel_major(dyt, g.Kp, dy, g.K, 1, P * Q, 0, P * Q);   /* dyt (P*Q, Kp): filters to K, 0 to a multiple of 16 */
+                if (wgw) wgw_image(wwork, c->in + n * in_sz, g.H, g.W, pad, (DyView){ dyt, Q, g.Kp }, &wf);
+            }
+            if (!wgw) {
+                pixel_major_padded(tile, g.Cx, c->in + n * in_sz, g.C, g.H, g.W, pad, g.Hp, g.Wp);
                 for (int i = 0; i < RR; i++)
                     for (int k0 = 0; k0 < g.K; k0 += KW)
                         for (int c0 = 0; c0 < g.C; c0 += 2 * VL)
@@ -756,8 +775,7 @@ void conv_direct_backward(const LayerCtx *c, int pad, int P, int Q) {
             for (int k = 0; k < g.K; k++) dbias[k] += sum8(dy + (size_t)k * P * Q, (size_t)P * Q);
         }
         if (c->din && wino)
-            wino_run(c->din + n * in_sz, dy, P, Q, R - 1 - pad, u, &wg, u + (size_t)WA * wg.Cin * wg.Kp, NULL,
-                     c->din_fresh, 0);
+            wino_run(c->din + n * in_sz, u, &wg, dwork, NULL, c->din_fresh, 0);
         else if (c->din) {
             pad_into(dtile, g.dtile, dy, g.K, P, Q, R - 1 - pad);
             d.y = c->din + n * in_sz;

@@ -71,8 +71,10 @@ static void transpose_in(float *xt, const float *x, int N, int In, int Np) {
 /* Forward block: units u0..u0+UB x NV vectors of 16 samples from n0, over
  * every input in order: per input, NV sample vectors of xt and UB
  * broadcast weights feed UB * NV FMAs; the weight rows stream once. */
-#define FWD_KERNEL(NV, UB)                                                                             \
+#define FWD_UB(NV) ((NV) <= 2 ? 14 : (NV) == 3 ? 9 : 7)   /* units per block: UB * NV <= 28 accumulators */
+#define FWD_KERNEL(NV)                                                                                 \
     static void fwd_kernel_##NV(const LayerCtx *c, const float *xt, int Np, int n0, int u0) {         \
+        enum { UB = FWD_UB(NV) };                                                                      \
         int N = c->n, U = c->s->units, In = (int)shape_size(c->s->in);                                \
         const float *wr[UB], *bias = c->w + (size_t)U * In;                                           \
         for (int b = 0; b < UB; b++) wr[b] = c->w + (size_t)(u0 + b < U ? u0 + b : u0) * In;          \
@@ -97,9 +99,9 @@ static void transpose_in(float *xt, const float *x, int N, int In, int Np) {
             }                                                                                          \
     }
 
-FWD_KERNEL(1, 14) FWD_KERNEL(2, 14) FWD_KERNEL(3, 9) FWD_KERNEL(4, 7)
-static const struct { void (*run)(const LayerCtx *, const float *, int, int, int); int ub; } fwd_kernels[FV + 1] = {
-    { NULL, 0 }, { fwd_kernel_1, 14 }, { fwd_kernel_2, 14 }, { fwd_kernel_3, 9 }, { fwd_kernel_4, 7 },
+FWD_KERNEL(1) FWD_KERNEL(2) FWD_KERNEL(3) FWD_KERNEL(4)
+static void (*const fwd_kernels[FV + 1])(const LayerCtx *, const float *, int, int, int) = {
+    NULL, fwd_kernel_1, fwd_kernel_2, fwd_kernel_3, fwd_kernel_4,
 };
 
 /* y[n][u] = bias[u] + sum over i in order of x[n][i] * weight[u][i] */
@@ -109,7 +111,7 @@ static void dense_forward(const LayerCtx *c) {
     transpose_in(xt, c->in, N, In, Np);
     for (int n0 = 0; n0 < Np; n0 += FV * VL) {
         int nv = (Np - n0) / VL < FV ? (Np - n0) / VL : FV;
-        for (int u0 = 0; u0 < U; u0 += fwd_kernels[nv].ub) fwd_kernels[nv].run(c, xt, Np, n0, u0);
+        for (int u0 = 0; u0 < U; u0 += FWD_UB(nv)) fwd_kernels[nv](c, xt, Np, n0, u0);
     }
 }
 
