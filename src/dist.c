@@ -29,6 +29,17 @@ void dist_finalize(Dist *d) {
     d->initialized_mpi = 0;
 }
 
+/* Every point-to-point message of the gradient exchange goes through here:
+ * send scount floats to `peer` and receive rcount floats from it. One place
+ * to bound counts, to time a silent peer out and to name it. */
+static void exchange(const Dist *d, const float *send, size_t scount, float *recv, size_t rcount,
+                     int peer, int tag) {
+    (void)d;
+    DL_CHECK(scount <= 2147483647u && rcount <= 2147483647u);
+    MPI_Sendrecv(send, (int)scount, MPI_FLOAT, peer, tag,
+                 recv, (int)rcount, MPI_FLOAT, peer, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+}
+
 void dist_allreduce_sum(const Dist *d, float *buf, size_t n, float *scratch) {
     int p = d->size, r = d->rank;
     if (p == 1) return;
@@ -43,8 +54,7 @@ void dist_allreduce_sum(const Dist *d, float *buf, size_t n, float *scratch) {
         lo[steps] = a; hi[steps] = b;
         size_t ka = (r & dist) ? mid : a, kb = (r & dist) ? b : mid;   /* kept */
         size_t sa = (r & dist) ? a : mid, sb = (r & dist) ? mid : b;   /* sent */
-        MPI_Sendrecv(buf + sa, (int)(sb - sa), MPI_FLOAT, partner, 17,
-                     scratch, (int)(kb - ka), MPI_FLOAT, partner, 17, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        exchange(d, buf + sa, sb - sa, scratch, kb - ka, partner, 17);
         /* a + b == b + a in IEEE arithmetic: only the tree shape matters */
         for (size_t i = 0; i < kb - ka; i++) buf[ka + i] += scratch[i];
         a = ka; b = kb;
@@ -54,8 +64,7 @@ void dist_allreduce_sum(const Dist *d, float *buf, size_t n, float *scratch) {
         int partner = r ^ (1 << s);
         int upper = (r >> s) & 1;                     /* we kept the upper half at step s */
         size_t pa = upper ? lo[s] : b, pb = upper ? a : hi[s];   /* the partner's half */
-        MPI_Sendrecv(buf + a, (int)(b - a), MPI_FLOAT, partner, 18,
-                     buf + pa, (int)(pb - pa), MPI_FLOAT, partner, 18, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        exchange(d, buf + a, b - a, buf + pa, pb - pa, partner, 18);
         a = lo[s]; b = hi[s];
     }
 }
