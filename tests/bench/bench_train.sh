@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_train.sh: training images/s and peak memory of dltrain and of the
-# PyTorch peer (../shared/bench/fmnist_torch.py), side by side in one sitting,
+# PyTorch peer (tests/bench/torch_peer.py: the same model text as torch modules), side by side in one sitting,
 # for fmnist-bn and fmnist-tfdoc at global batch 64 in three configurations:
 #   1x1: 1 process x 1 thread   1x2: 1 process x 2 threads   2x1: 2 ranks x 1 thread
 # Each run trains 2 epochs on the first IMAGES Fashion-MNIST images (default
@@ -17,7 +17,7 @@ BUILD=$(cd "${1:-$root/build}" && pwd); shift || true
 MODELS=${*:-fmnist-bn fmnist-tfdoc}
 IMAGES=${IMAGES:-12800}
 REPEAT=${REPEAT:-1}
-PEER=${PEER:-$root/../shared/bench/fmnist_torch.py}
+PEER=${PEER:-$here/torch_peer.py}
 out=bench-results; mkdir -p $out
 FM=/usr/share/datasets/fashion-mnist
 "$BUILD/dlprep" idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/train-labels-idx1-ubyte.gz \
@@ -43,10 +43,11 @@ ours() {  # ours MODEL CFG -> "img/s rss_mib"
 }
 
 peer() {  # peer MODEL CFG -> "img/s rss_mib"
-  local model=$1 cfg=$2 log=$out/torch-$1-$2.log flags
+  local model=$1 cfg=$2 log=$out/torch-$1-$2.log flags lr=0.05
+  [ "$model" = fmnist-tfdoc ] && lr=0.01
   case $cfg in 1x1) flags="--threads 1" ;; 1x2) flags="--threads 2" ;; 2x1) flags="--ranks 2 --threads 1" ;; esac
   # shellcheck disable=SC2086
-  /usr/bin/time -v /usr/bin/python3 "$PEER" "$model" $flags --epochs 2 --images "$IMAGES" > "$log" 2>&1
+  /usr/bin/time -v /usr/bin/python3 "$PEER" "$model" $flags --epochs 2 --images "$IMAGES" --lr $lr > "$log" 2>&1
   local ips rss
   ips=$(grep "epoch=2 " "$log" | grep -o "img_per_s=[0-9.]*" | cut -d= -f2)
   rss=$(grep -o "maxrss_MiB=[0-9]*" "$log" | cut -d= -f2 | sort -n | tail -1)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """transfer_scratch_torch.py - PyTorch's figure for README "Transfer learning":
-fmnist-bn (the bench's definition, with a 4-class head) trained from scratch on
+fmnist-bn (built from its model text by the bench's peer, tests/bench/torch_peer.py, with a 4-class head) trained from scratch on
 the 200 target images (datasets/fm-target-train.h5) with the flags of
 launch/transfer_fmnist.sh's default run: SGD lr 0.05, momentum 0.9, batch 16,
 10 epochs; test accuracy on datasets/fm-target-test.h5 after every epoch.
@@ -10,8 +10,8 @@ Prints "seed best last" for seeds 1-10 and the means.
 """
 import os, sys
 import h5py, numpy as np, torch, torch.nn as nn
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../shared/bench"))
-from fmnist_torch import make_model  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_peer import make_model  # noqa: E402
 
 
 def load(path):
@@ -30,8 +30,7 @@ def main():
     best, last = [], []
     for seed in range(1, 11):
         torch.manual_seed(seed)
-        net = make_model("fmnist-bn")
-        net[-1] = nn.Linear(128, 4)
+        net = make_model("fmnist-bn", (1, 28, 28), 4)
         opt = (torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9) if opt_name == "sgd"
                else torch.optim.Adam(net.parameters(), lr=lr))
         accs = []
