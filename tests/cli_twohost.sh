@@ -59,24 +59,24 @@ ip -n $B link set $VB up
 printf 'dlhostA slots=1\ndlhostB slots=1\n' > "$T/hostfile"
 printf 'dlhostA %s\ndlhostB %s\n' $A $B > "$T/hosts.map"
 # the launch agent: called as `agent HOST COMMAND...` like ssh, runs the
-# command line in that host's namespace under its own host name
+# command line in that host's namespace under its own host name, with a
+# fresh environment as sshd would (mpirun's reaches remote ranks only by -x)
 cat > "$T/agent.sh" <<EOF
 #!/bin/sh
 host=\$1; shift
 ns=\$(awk -v h="\$host" '\$1 == h { print \$2 }' "$T/hosts.map")
 [ -n "\$ns" ] || { echo "agent: unknown host \$host" >&2; exit 255; }
-exec ip netns exec "\$ns" unshare --uts -- sh -c "hostname \$host && exec \$*"
+exec env -i PATH="\$PATH" HOME="\$HOME" ip netns exec "\$ns" unshare --uts -- sh -c "hostname \$host && exec \$*"
 EOF
 chmod +x "$T/agent.sh"
 
+# on_a CMD...: run CMD on dlhostA (where mpirun runs)
+on_a() { ip netns exec $A unshare --uts -- sh -c 'hostname dlhostA && exec "$@"' sh "$@"; }
+MCA="--hostfile $T/hostfile --mca plm_rsh_agent $T/agent.sh --mca plm_rsh_no_tree_spawn 1 --mca btl tcp,self
+  --mca btl_tcp_if_include 10.203.0.0/24 --mca oob_tcp_if_include 10.203.0.0/24"
 # twohost CMD...: mpirun on dlhostA, one rank on each host, TCP on the veth only
-twohost() {
-  ip netns exec $A unshare --uts -- sh -c 'hostname dlhostA && exec "$@"' sh \
-    mpirun --allow-run-as-root --hostfile "$T/hostfile" -np 2 \
-    --mca plm_rsh_agent "$T/agent.sh" --mca plm_rsh_no_tree_spawn 1 \
-    --mca btl tcp,self --mca btl_tcp_if_include 10.203.0.0/24 --mca oob_tcp_if_include 10.203.0.0/24 \
-    -x OPENBLAS_NUM_THREADS=1 "$@"
-}
+# shellcheck disable=SC2086
+twohost() { on_a mpirun --allow-run-as-root $MCA -np 2 -x OPENBLAS_NUM_THREADS=1 "$@"; }
 
 export OPENBLAS_NUM_THREADS=1
 fm_train 2048 "$T/train.h5"
@@ -91,6 +91,19 @@ twohost "$BUILD/dltrain" train "${ARGS[@]}" --no-progress --out "$T/two" > "$T/t
 grep -q "2 ranks x 1 BLAS thread on 2 hosts (dlhostA: rank 0; dlhostB: rank 1)" "$T/two.log" \
   || fail "the header does not show both hosts: $(head -1 "$T/two.log")"
 same_run "$T/one" "$T/two"
+
+# OPENBLAS_NUM_THREADS set before mpirun reaches the remote rank only with
+# -x: the header says the counts differ; launch/mpirun.sh passes it
+n=$(($(nproc) + 1))   # never the remote rank's default (its cores)
+# shellcheck disable=SC2086
+OPENBLAS_NUM_THREADS=$n on_a mpirun --allow-run-as-root $MCA -np 2 "$BUILD/dltrain" train "${ARGS[@]}" --epochs 1 \
+  --limit 256 --no-progress --out "$T/nox" > "$T/nox.log" 2>&1 || { cat "$T/nox.log"; fail "the run without -x failed"; }
+grep -q "2 ranks on 2 hosts (dlhostA: rank 0 x $n threads; dlhostB: rank 1 x $(nproc) thread.*BLAS threads differ" "$T/nox.log" \
+  || fail "the header does not show the remote rank's other thread count: $(head -1 "$T/nox.log")"
+OPENBLAS_NUM_THREADS=$n MPIRUN_FLAGS="$MCA" on_a bash "$SRC/launch/mpirun.sh" -np 2 "$BUILD/dltrain" train "${ARGS[@]}" \
+  --epochs 1 --limit 256 --no-progress --out "$T/x" > "$T/x.log" 2>&1 || { cat "$T/x.log"; fail "launch/mpirun.sh on 2 hosts failed"; }
+grep -q "2 ranks x $n BLAS threads on 2 hosts (dlhostA: rank 0; dlhostB: rank 1)" "$T/x.log" \
+  || fail "launch/mpirun.sh did not pass OPENBLAS_NUM_THREADS to the remote rank: $(head -1 "$T/x.log")"
 
 # the link goes down in the middle of epoch 2 (last.h5 every 16 steps)
 twohost "$BUILD/dltrain" train "${ARGS[@]}" --checkpoint-every 16 --comm-timeout 6 --out "$T/cut" > "$T/cut.log" 2>&1 &
