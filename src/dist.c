@@ -53,7 +53,8 @@ DlStatus dist_init(Dist *d, int *argc, char ***argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d->size);
     MPI_Comm node;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node);
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node) != MPI_SUCCESS)
+        return dl_fail(DL_EIO, "MPI_Comm_split_type failed at start-up: check the Open MPI installation");
     MPI_Comm_size(node, &d->local_size);
     MPI_Comm_free(&node);
     DistNotes *no = dl_calloc(1, sizeof *no);
@@ -62,8 +63,11 @@ DlStatus dist_init(Dist *d, int *argc, char ***argv) {
     int len = 0;
     MPI_Get_processor_name(name, &len);
     snprintf(no->hosts[d->rank], HOST_MAX, "%s", name);
-    if (d->size > 1)
-        MPI_Allgather(MPI_IN_PLACE, HOST_MAX, MPI_CHAR, no->hosts, HOST_MAX, MPI_CHAR, MPI_COMM_WORLD);
+    if (d->size > 1 && MPI_Allgather(MPI_IN_PLACE, HOST_MAX, MPI_CHAR, no->hosts, HOST_MAX, MPI_CHAR, MPI_COMM_WORLD) != MPI_SUCCESS) {
+        dl_free(no->hosts);
+        dl_free(no);
+        return dl_fail(DL_EIO, "MPI_Allgather of the host names failed at start-up: check the Open MPI installation");
+    }
     no->timeout = DIST_DEFAULT_TIMEOUT;
     d->notes = no;
     if (d->size > 1) {
@@ -110,11 +114,22 @@ static const char *resume_hint(const Dist *d, char *buf, size_t cap) {
     return buf;
 }
 
+/* A call that failed at once (a request that could not even be posted):
+ * ends the job like a lost peer, rather than read a buffer never filled. */
+static void posted(const Dist *d, int rc, const char *what) {
+    if (rc == MPI_SUCCESS) return;
+    char err[MPI_MAX_ERROR_STRING] = "", hint[4200];
+    int len = 0;
+    MPI_Error_string(rc, err, &len);
+    dist_fatal(d, 1, "MPI failed in %s (%s); %s", what, err, resume_hint(d, hint, sizeof hint));
+}
+
 /* Waits for n requests (n <= 4) with `peer` (-1: a collective of all ranks),
- * in `what`. Busy-tests for the first 2 ms after the start or after a
- * request completed (the usual wait inside a step), then sleeps between
- * tests, 50 us doubling to 1 ms: a rank that waits for minutes stays idle,
- * and the cost is at most 1 ms once the wait is long anyway. Never returns
+ * in `what`. Tests without pause for the first 50 ms after the start or
+ * after a request completed (the usual wait inside a step: a peer a little
+ * behind; Open MPI yields the core when ranks outnumber cores), then sleeps
+ * between tests, 50 us doubling to 1 ms: a rank that waits for minutes stays
+ * idle, and a nap costs at most 2% of a wait that long. Never returns
  * unless every request completed. */
 static void wait_requests(const Dist *d, MPI_Request *rq, int n, int peer, const char *what, double grace) {
     DistNotes *no = d->notes;
@@ -125,6 +140,9 @@ static void wait_requests(const Dist *d, MPI_Request *rq, int n, int peer, const
     int left = n, idx[4], done = 0;
     MPI_Status stv[4];
     DL_CHECK(n <= 4);
+    char hint[4200], who[128];
+    if (peer >= 0) snprintf(who, sizeof who, "rank %d (%s)", peer, dist_host(d, peer));
+    else snprintf(who, sizeof who, "the other ranks");
     for (;;) {
         int rc = MPI_Testsome(n, rq, &done, idx, stv);
         if (rc != MPI_SUCCESS) {
@@ -133,12 +151,8 @@ static void wait_requests(const Dist *d, MPI_Request *rq, int n, int peer, const
             if (rc == MPI_ERR_IN_STATUS)
                 for (int i = 0; i < done; i++) if (stv[i].MPI_ERROR != MPI_SUCCESS) rc = stv[i].MPI_ERROR;
             MPI_Error_string(rc, err, &len);
-            char hint[4200];
-            if (peer >= 0)
-                dist_fatal(d, 1, "lost rank %d (%s) in %s (%s): that rank died or its link failed; %s", peer,
-                           dist_host(d, peer), what, err, resume_hint(d, hint, sizeof hint));
-            dist_fatal(d, 1, "lost a rank in %s (%s): a rank died or a link failed; %s", what, err,
-                       resume_hint(d, hint, sizeof hint));
+            dist_fatal(d, 1, "lost %s in %s (%s): a rank died or a link failed; %s", peer >= 0 ? who : "a rank",
+                       what, err, resume_hint(d, hint, sizeof hint));
         }
         if (done == MPI_UNDEFINED) return;   /* every request was already complete */
         double now = dl_now();
@@ -151,9 +165,6 @@ static void wait_requests(const Dist *d, MPI_Request *rq, int n, int peer, const
         int sig = no->stop ? *no->stop : 0;
         if (sig && sig_at == 0) sig_at = now;
         double quiet = now - last;   /* seconds without any message */
-        char hint[4200], who[128];
-        if (peer >= 0) snprintf(who, sizeof who, "rank %d (%s)", peer, dist_host(d, peer));
-        else snprintf(who, sizeof who, "the other ranks");
         if (no->timeout > 0 && quiet > no->timeout)
             dist_fatal(d, 1, "no message from %s for %.0f s in %s (--comm-timeout %g): it died, hangs, or the link "
                        "to it is down; %s", who, quiet, what, no->timeout, resume_hint(d, hint, sizeof hint));
@@ -171,7 +182,7 @@ static void wait_requests(const Dist *d, MPI_Request *rq, int n, int peer, const
                            "hangs, or the link to it is down), so nothing was saved now; %s", signal_name(sig), who,
                            what, quiet, resume_hint(d, hint, sizeof hint));
         }
-        if (now - last < 0.002) continue;
+        if (quiet < 0.05) continue;
         nap = nap ? (nap * 2 < 1000000 ? nap * 2 : 1000000) : 50000;
         struct timespec ts = { 0, nap };
         nanosleep(&ts, NULL);
@@ -185,8 +196,8 @@ static void exchange(const Dist *d, const float *send, size_t scount, float *rec
                      int peer, int tag) {
     DL_CHECK(scount <= 2147483647u && rcount <= 2147483647u);
     MPI_Request rq[2];
-    MPI_Irecv(recv, (int)rcount, MPI_FLOAT, peer, tag, MPI_COMM_WORLD, &rq[0]);
-    MPI_Isend(send, (int)scount, MPI_FLOAT, peer, tag, MPI_COMM_WORLD, &rq[1]);
+    posted(d, MPI_Irecv(recv, (int)rcount, MPI_FLOAT, peer, tag, MPI_COMM_WORLD, &rq[0]), __func__);
+    posted(d, MPI_Isend(send, (int)scount, MPI_FLOAT, peer, tag, MPI_COMM_WORLD, &rq[1]), __func__);
     wait_requests(d, rq, 2, peer, "the gradient exchange", DIST_SIGNAL_GRACE);
 }
 
@@ -223,7 +234,7 @@ void dist_allreduce_sum_mpi(const Dist *d, float *buf, size_t n) {
     if (d->size == 1) return;
     DL_CHECK(n <= 2147483647u);
     MPI_Request rq;
-    MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &rq);
+    posted(d, MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &rq), __func__);
     wait_requests(d, &rq, 1, -1, "the gradient allreduce (--fast-allreduce)", DIST_SIGNAL_GRACE);
 }
 
@@ -232,13 +243,13 @@ double dist_wtime(void) { return MPI_Wtime(); }
 void dist_barrier(const Dist *d) {
     if (d->size == 1) return;
     MPI_Request rq;
-    MPI_Ibarrier(MPI_COMM_WORLD, &rq);
+    posted(d, MPI_Ibarrier(MPI_COMM_WORLD, &rq), __func__);
     wait_requests(d, &rq, 1, -1, "a barrier", DIST_SIGNAL_GRACE_LONG);
 }
 
 static void allreduce_int(const Dist *d, int *v, MPI_Op op) {
     MPI_Request rq;
-    MPI_Iallreduce(MPI_IN_PLACE, v, 1, MPI_INT, op, MPI_COMM_WORLD, &rq);
+    posted(d, MPI_Iallreduce(MPI_IN_PLACE, v, 1, MPI_INT, op, MPI_COMM_WORLD, &rq), __func__);
     wait_requests(d, &rq, 1, -1, "the status check every rank makes (rank 0 may be validating or saving)",
                   DIST_SIGNAL_GRACE_LONG);
 }
@@ -256,7 +267,7 @@ DlStatus dist_agree(const Dist *d, DlStatus st) {
         else snprintf(msg, sizeof msg, "rank %d (%s): %s", who, dist_host(d, who), dl_errmsg());
     }
     MPI_Request rq;
-    MPI_Ibcast(msg, sizeof msg, MPI_CHAR, who, MPI_COMM_WORLD, &rq);
+    posted(d, MPI_Ibcast(msg, sizeof msg, MPI_CHAR, who, MPI_COMM_WORLD, &rq), __func__);
     wait_requests(d, &rq, 1, -1, "the status check every rank makes", DIST_SIGNAL_GRACE_LONG);
     return dl_fail((DlStatus)worst, "%s", msg);
 }
@@ -265,7 +276,7 @@ int dist_first_differing(const Dist *d, uint64_t digest) {
     if (d->size == 1) return -1;
     uint64_t *all = dl_malloc(sizeof(uint64_t) * (size_t)d->size);
     MPI_Request rq;
-    MPI_Iallgather(&digest, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD, &rq);
+    posted(d, MPI_Iallgather(&digest, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD, &rq), __func__);
     wait_requests(d, &rq, 1, -1, "the weight check (--check-every)", DIST_SIGNAL_GRACE);
     int bad = -1;
     for (int r = 1; r < d->size && bad < 0; r++) if (all[r] != all[0]) bad = r;
@@ -277,7 +288,7 @@ void dist_bcast(const Dist *d, void *buf, size_t bytes) {
     if (d->size == 1) return;
     DL_CHECK(bytes <= 2147483647u);
     MPI_Request rq;
-    MPI_Ibcast(buf, (int)bytes, MPI_BYTE, 0, MPI_COMM_WORLD, &rq);
+    posted(d, MPI_Ibcast(buf, (int)bytes, MPI_BYTE, 0, MPI_COMM_WORLD, &rq), __func__);
     wait_requests(d, &rq, 1, -1, "a broadcast from rank 0", DIST_SIGNAL_GRACE_LONG);
 }
 
@@ -301,7 +312,7 @@ void dist_describe(const Dist *d, int threads, char *buf, size_t cap) {
     th[d->rank] = threads;
     if (p > 1) {
         MPI_Request rq;
-        MPI_Iallgather(MPI_IN_PLACE, 1, MPI_INT, th, 1, MPI_INT, MPI_COMM_WORLD, &rq);
+        posted(d, MPI_Iallgather(MPI_IN_PLACE, 1, MPI_INT, th, 1, MPI_INT, MPI_COMM_WORLD, &rq), __func__);
         wait_requests(d, &rq, 1, -1, "the start-up header", DIST_SIGNAL_GRACE_LONG);
     }
     int nhosts = 0, same = 1;

@@ -29,11 +29,13 @@ small_net "$T/net.txt" 0.3
 ARGS=(--train "$T/train.h5" --valid "$T/valid.h5" --batch 32 --groups 4 --lr 0.05 --model "$T/net.txt")
 HOST=$(hostname)
 
+# children PID: its child processes (from /proc: no procps needed)
+children() { cat /proc/"$1"/task/*/children 2>/dev/null || true; }
 # rank_pid MPIRUN_PID RANK: the pid of that rank (a child of mpirun)
 rank_pid() {
   local c
   for _ in $(seq 500); do
-    for c in $(pgrep -P "$1" || true); do
+    for c in $(children "$1"); do
       tr '\0' '\n' < "/proc/$c/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && { echo "$c"; return; }
     done
     sleep 0.02
@@ -49,11 +51,11 @@ wait_for() {
 # kills it and its ranks and fails; sets RC (its status) and TOOK (s since T0)
 finish() {
   if ! timeout "$2" tail --pid="$1" -f /dev/null; then
-    kill -KILL $(pgrep -P "$1") "$1" 2>/dev/null || true
+    kill -KILL $(children "$1") "$1" 2>/dev/null || true
     fail "$3: the job still runs after $2 s"
   fi
   RC=0; wait "$1" || RC=$?
-  TOOK=$(printf '%.1f' "$(echo "$(date +%s.%N) - $4" | bc)")
+  TOOK=$(awk -v a="$4" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 }
 # cpu_ticks PID: user + system clock ticks so far
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
