@@ -60,6 +60,8 @@ finish() {
 # cpu_ticks PID: user + system clock ticks so far
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
+expect_error "--comm-timeout wants seconds >= 0" "$BUILD/dltrain" train "${ARGS[@]}" --comm-timeout -1 --out "$T/x"
+
 # the uninterrupted run
 "$BUILD/dltrain" train "${ARGS[@]}" --epochs 3 --no-progress --out "$T/straight" > "$T/straight.log"
 
