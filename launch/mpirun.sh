@@ -24,6 +24,11 @@ fi   # with MPIRUN_FLAGS (a cluster) the placement is the caller's: nothing is a
 # progress bar (plain progress lines otherwise).
 if [ -t 1 ]; then export DLTRAIN_TTY=1; else export DLTRAIN_TTY=0; fi
 extra+=(-x DLTRAIN_TTY)
+# mpirun passes its environment to the ranks on this host only: a thread
+# count set here reaches ranks on other hosts only through -x.
+for v in OPENBLAS_NUM_THREADS OMP_NUM_THREADS; do
+  [ -n "${!v:-}" ] && extra+=(-x "$v")
+done
 # On SIGTERM/SIGINT mpirun would kill the ranks; it forwards SIGUSR1, which
 # dltrain treats like SIGTERM (finish the step, save last.h5, exit 3). So
 # run mpirun in the background and turn our TERM/INT into its USR1.

@@ -39,7 +39,7 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
                       .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .step_epochs = 1, .gamma = 0.1f,
                       .threshold = 0.5f, .lr_mult = 100.0f };
     const char *fine_tune = NULL;
-    int no_progress = 0;
+    int no_progress = 0, comm_timeout = DIST_DEFAULT_TIMEOUT;
     const Flag flags[] = {
         { "train", F_STR, &c.train_path, NULL, "training dataset (HDF5, from dlprep)" },
         { "valid", F_STR, &c.valid_path, lr_find ? "unused" : NULL, "validation dataset (HDF5), evaluated after every epoch" },
@@ -84,6 +84,8 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         { "normalize", F_BOOL, &c.normalize, NULL, "subtract the training file's per-channel mean and divide by its std (dlprep stores them), for training and validation" },
         { "profile", F_BOOL, &c.profile, NULL, "after each epoch, print forward/backward time per layer, data, allreduce and optimizer time" },
         { "no-progress", F_BOOL, &no_progress, NULL, "no progress bar or progress lines" },
+        { "comm-timeout", F_INT, &comm_timeout, "300", "seconds a rank waits for a silent peer (a dead rank or link) before it ends the job, "
+          "naming the peer and the checkpoint to resume from; above the slowest step and rank 0's validation + save (0: forever)" },
         /* lr-find only (last, so train's table stops before them) */
         { "start-lr", F_FLOAT, &c.find_start, "1e-7", "lr-find: first learning rate" },
         { "end-lr", F_FLOAT, &c.find_end, "10", "lr-find: last learning rate" },
@@ -110,6 +112,8 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
                          fine_tune, c.fine_tune[0] + c.fine_tune[1], c.epochs);
         else c.epochs = c.fine_tune[0] + c.fine_tune[1];
     }
+    if (st == DL_OK && comm_timeout < 0)
+        st = dl_fail(DL_EARG, "dltrain train: --comm-timeout wants seconds >= 0 (0: wait forever), got %d", comm_timeout);
     if (st == DL_OK && c.init && c.resume)
         st = dl_fail(DL_EARG, "dltrain train: --init starts a new run from a checkpoint, --resume continues one: give one of them");
     c.given.seed = flags_given(argc, argv, "seed");
@@ -118,6 +122,7 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
     if (no_progress) c.progress = 0;
     if (st == DL_OK) {
         c.threads = setup_threads(d);
+        dist_set_timeout(d, comm_timeout);
         st = train_run(&c, d);
     }
     if (st != DL_OK) {

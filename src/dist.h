@@ -8,20 +8,60 @@
 #ifndef DL_DIST_H
 #define DL_DIST_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "util.h"
 
+/* What a rank needs to say who is stuck and what to do about it: every
+ * rank's host, the --comm-timeout, the stop-signal flag to watch while
+ * waiting and the last checkpoint a rerun can resume from. Owned by the
+ * Dist; the dist_set_* notes change it through a const Dist. */
+typedef struct DistNotes DistNotes;
+
 typedef struct {
     int rank, size;
     int local_size;        /* ranks on this node */
-    int initialized_mpi;   /* we called MPI_Init, so we finalize */
+    int initialized_mpi;   /* we called MPI_Init_thread, so we finalize */
+    DistNotes *notes;      /* set by dist_init, freed by dist_finalize */
 } Dist;
 
+/* MPI_Init_thread at MPI_THREAD_FUNNELED: only the main thread calls MPI
+ * (the loader thread and the OpenMP workers never do); an MPI that provides
+ * less is refused. Gathers every rank's host name. From here on a rank that
+ * dies through dl_die (a read error mid-step, out of memory, a bug) takes the
+ * whole job down with MPI_Abort, naming its rank and host. */
 DlStatus dist_init(Dist *d, int *argc, char ***argv);
 void dist_finalize(Dist *d);
 static inline int dist_local_size(const Dist *d) { return d->local_size; }
+
+/* The host of a rank (MPI_Get_processor_name, gathered at init). */
+const char *dist_host(const Dist *d, int rank);
+
+/* Seconds a rank waits without any message from a peer before it ends the
+ * job (0: forever). Covers the gradient exchange and every collective below. */
+void dist_set_timeout(const Dist *d, double seconds);
+#define DIST_DEFAULT_TIMEOUT 300
+/* After a stop signal (the flag turns non-zero), a wait gives up once no
+ * message has come for this long (capped by the timeout), so a SIGTERM ends
+ * a rank stuck on a dead peer: inside a step's exchange ... */
+#define DIST_SIGNAL_GRACE 10.0
+/* ... and in dist_agree/bcast/barrier, where rank 0 may be validating or
+ * writing a checkpoint while the others wait. */
+#define DIST_SIGNAL_GRACE_LONG 60.0
+
+/* The flag a signal handler sets (NULL: none). Waits watch it. */
+void dist_watch_signal(const Dist *d, const volatile sig_atomic_t *flag);
+
+/* The checkpoint a rerun resumes from, named by a rank that gives up
+ * (every rank calls it with the same path once the file is complete). */
+void dist_set_checkpoint(const Dist *d, const char *path);
+
+/* Collective: one line for the start-up header: ranks, hosts and each
+ * rank's thread count, e.g. "2 ranks x 1 BLAS thread on 2 hosts (a: rank 0;
+ * b: rank 1)", or where the thread counts differ. */
+void dist_describe(const Dist *d, int threads, char *buf, size_t cap);
 
 /* buf (n) <- the sum over ranks, in the fixed tree above. size must be a
  * power of two. scratch must hold n/2 + 1 floats. */
@@ -48,5 +88,11 @@ void dist_bcast(const Dist *d, void *buf, size_t bytes);
 
 /* Stops every rank at once (a rank that cannot continue alone). */
 void dist_abort(const Dist *d, int code) __attribute__((noreturn));
+
+/* Prints "dltrain: rank R (host H): MSG" (just "dltrain: MSG" with one
+ * rank), then stops every rank with exit status `code`, whatever the
+ * launcher (MPI_Abort). */
+void dist_fatal(const Dist *d, int code, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
 
 #endif

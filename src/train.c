@@ -374,17 +374,14 @@ static const int64_t *perm_of(Trainer *t, int epoch);
 
 /* This rank's samples of step (epoch, step): from the loader, which reads
  * them ahead; then asks it for the next step's. A read error (the file
- * changed or broke under the run) ends the process: the other ranks would
- * otherwise wait for this one forever. */
+ * changed or broke under the run) ends the whole job, naming this rank: the
+ * other ranks would otherwise wait for this one forever. */
 static void step_data(Trainer *t, int epoch, int64_t step) {
     const int64_t off = (int64_t)t->d->rank * t->local * t->gs, cnt = (int64_t)t->local * t->gs;
     double wait = 0.0;
     DlStatus st = loader_get(t->loader, epoch, step, perm_of(t, epoch) + step * t->c->batch + off, (int)cnt,
                              &t->step_bytes, &t->step_idx, &wait);
-    if (st != DL_OK) {
-        fprintf(stderr, "dltrain: rank %d: %s\n", t->d->rank, dl_errmsg());
-        exit(1);
-    }
+    if (st != DL_OK) dist_fatal(t->d, 1, "%s", dl_errmsg());
     t->prof_data += wait;
     int ne = epoch;
     int64_t ns = step + 1;
@@ -816,6 +813,14 @@ static DlStatus init_from(Trainer *t, const char *path) {
     return st;
 }
 
+/* Every rank, once last.h5 is complete: the checkpoint a rank that gives
+ * up on a silent peer tells the user to resume from. */
+static void note_checkpoint(const Trainer *t) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/last.h5", t->c->out_dir);
+    dist_set_checkpoint(t->d, path);
+}
+
 static const char *signal_name(int sig) {
     return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : sig == SIGUSR1 ? "SIGUSR1" : "a signal";
 }
@@ -958,10 +963,12 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     t.pos.groups = c->groups;
     t.pos.train_samples = n;
 
-    say(&t, "dltrain %s: %d rank%s x %d BLAS thread%s, global batch %d in %d groups of %d, %lld steps/epoch, "
+    char ranks[1024];
+    dist_describe(d, c->threads, ranks, sizeof ranks);   /* collective */
+    if (cfg->resume) dist_set_checkpoint(d, cfg->resume);
+    say(&t, "dltrain %s: %s, global batch %d in %d groups of %d, %lld steps/epoch, "
         "%lld training images, %lld validation\n",
-        DLTRAIN_VERSION, d->size, d->size > 1 ? "s" : "", c->threads, c->threads > 1 ? "s" : "", c->batch, t.G, t.gs,
-        (long long)steps, (long long)n, (long long)t.valid.n);
+        DLTRAIN_VERSION, ranks, c->batch, t.G, t.gs, (long long)steps, (long long)n, (long long)t.valid.n);
     char optdesc[160];
     if (t.opt.kind == OPT_SGD)
         snprintf(optdesc, sizeof optdesc, "sgd momentum %g%s", c->momentum, c->nesterov ? " (nesterov)" : "");
@@ -1005,6 +1012,7 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     const int sigs[3] = { SIGTERM, SIGINT, SIGUSR1 };
     g_signal = 0;
     for (int i = 0; i < 3; i++) sigaction(sigs[i], &sa, &old[i]);
+    dist_watch_signal(d, &g_signal);   /* a rank waiting on a dead peer gives up after a grace */
 
     /* Testing hook (tests/cli_train.sh): nudge one weight on this rank after
      * step 2, to show that divergence is caught and named. */
@@ -1040,6 +1048,7 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
             int due = s + 1 < steps && (stop || (c->checkpoint_every > 0 && t.pos.step % c->checkpoint_every == 0));
             if (due && st == DL_OK && d->rank == 0) st = save(&t, "last.h5");
             if (due) st = dist_agree(d, st);
+            if (due && st == DL_OK) note_checkpoint(&t);
         }
         if (st != DL_OK || (stop && t.pos.epoch_step < steps)) break;
         double train_time = dl_now() - t0, vloss = 0, vacc = 0;
@@ -1091,7 +1100,9 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
             if (st == DL_OK && best) st = save(&t, "best.h5");
         }
         st = dist_agree(d, st);
+        if (st == DL_OK) note_checkpoint(&t);
     }
+    dist_watch_signal(d, NULL);
     for (int i = 0; i < 3; i++) sigaction(sigs[i], &old[i], NULL);
     if (st == DL_OK && stop) {
         event(&t, "stopped", "\"signal\":\"%s\",\"epoch_step\":%lld", signal_name(g_signal ? g_signal : SIGTERM),

@@ -24,7 +24,23 @@ DlStatus dl_fail(DlStatus code, const char *fmt, ...) {
 
 const char *dl_errmsg(void) { return errbuf; }
 
+static void (*die_hook)(int code, const char *msg);
+
+void dl_set_die_hook(void (*hook)(int code, const char *msg)) { die_hook = hook; }
+
+void dl_die(int code, const char *fmt, ...) {
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (die_hook) die_hook(code, msg);   /* does not return */
+    fprintf(stderr, "dltrain: %s\n", msg);
+    exit(code);
+}
+
 static void oom(size_t n) {
+    if (die_hook) dl_die(1, "out of memory allocating %zu bytes (lower --batch, or use a smaller model)", n);
     fprintf(stderr, "dltrain: out of memory allocating %zu bytes (lower --batch, or use a smaller model)\n", n);
     abort();
 }
@@ -74,8 +90,9 @@ double dl_now(void) {
 }
 
 void dl_panic(const char *file, int line, const char *what) {
+    if (die_hook) dl_die(70, "internal error at %s:%d: %s (please report this)", file, line, what);
     fprintf(stderr, "dltrain: internal error at %s:%d: %s (please report this)\n", file, line, what);
-    abort();
+    abort();   /* one process: keep the core dump */
 }
 
 uint64_t dl_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d) { return dl_hash_tail(dl_hash_head(a, b), c, d); }

@@ -16,8 +16,16 @@
 DlStatus dl_fail(DlStatus code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A failure that cannot return a status (a read error on one rank mid-step,
+ * a thread that cannot start, out of memory): prints "dltrain: MSG" and
+ * exits with `code`; once a multi-rank job set a hook (dist_init), the hook
+ * names the rank and host and ends every rank (MPI_Abort), never this
+ * process alone while the others wait for it. */
+void dl_die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+void dl_set_die_hook(void (*hook)(int code, const char *msg));
+
 /* Allocation that never returns NULL: on failure it prints the byte count
- * and aborts (running out of memory mid-step is not recoverable). */
+ * and ends the job (running out of memory mid-step is not recoverable). */
 void *dl_malloc(size_t n);
 void *dl_calloc(size_t n, size_t size);
 void *dl_realloc(void *p, size_t n);

@@ -524,10 +524,7 @@ void dataset_images(const Dataset *d, const int64_t *idx, int n, float *x) {
         for (int i = 0; i < n; i++) dataset_convert(d, d->images + per * (size_t)idx[i], 1, x + per * (size_t)i);
     } else {
         uint8_t *b = dl_malloc((size_t)n * d->h * d->w * d->c);
-        if (dataset_read(d, idx, n, b, NULL) != DL_OK) {
-            fprintf(stderr, "dltrain: %s\n", dl_errmsg());
-            exit(1);
-        }
+        if (dataset_read(d, idx, n, b, NULL) != DL_OK) dl_die(1, "%s", dl_errmsg());   /* the whole job: see util.h */
         dataset_convert(d, b, n, x);
         dl_free(b);
     }

@@ -64,10 +64,8 @@ Loader *loader_new(const Dataset *d, int cap) {
     }
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
-    if (pthread_create(&l->th, NULL, loader_main, l) != 0) {
-        fprintf(stderr, "dltrain: cannot start the loader thread\n");
-        abort();
-    }
+    if (pthread_create(&l->th, NULL, loader_main, l) != 0)
+        dl_die(1, "cannot start the loader thread (too many processes or threads on this node?)");
     return l;
 }
 
