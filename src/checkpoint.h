@@ -54,6 +54,9 @@ typedef struct {
     char **class_names;        /* (k) */
     OptimBuffers optim;
     Normalization norm;
+    int multi;                 /* the task: attribute task, "multi" (sigmoid per tag) or "single" (softmax) */
+    const char *presize;       /* the training file's presize attribute ("squash"): written as
+                                * attribute presize so predict sizes new images the same way; NULL/"": none */
 } CheckpointMeta;
 
 DlStatus checkpoint_save(const char *path, const Model *m, const CheckpointMeta *meta);
@@ -64,6 +67,8 @@ typedef struct {
     Shape input;
     RunPosition pos;           /* pos.metrics_csv owned by the info */
     Normalization norm;        /* the input normalisation the model was trained with */
+    int multi;                 /* attribute task == "multi" (absent: single-label, as before it existed) */
+    char presize[16];          /* how dlprep sized the training images ("squash"); "": not recorded */
     int k;
     char **class_names;
 } CheckpointInfo;
