@@ -33,13 +33,15 @@ echo "bench_predict: $files JPEGs ${SIZE}x${SIZE} RGB, $MODEL at ${IN}x${IN}, $T
 export OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
 best_ours=0 best_torch=0
 for r in $(seq "$REPEAT"); do
-  t0=$(date +%s.%N)
-  "$BUILD/dltrain" predict --checkpoint "$CK" "$W/img$SIZE" --topk 1 --csv "$W/ours.csv" >/dev/null 2>"$W/ours.err"
-  t1=$(date +%s.%N)
-  ours=$(awk -v n="$files" -v a="$t0" -v b="$t1" 'BEGIN { print n / (b - a) }')
-  torch=$(/usr/bin/python3 "$SRC/tests/bench/predict_torch.py" "$CK" "$W/img$SIZE" --threads "$THREADS" --print \
-            2>&1 >"$W/torch.csv" | sed -n 's/.*: \([0-9.]*\) images\/s.*/\1/p')
-  printf "  round %d: dltrain predict %.0f images/s (whole command), PyTorch %.0f images/s (decode to probabilities)\n" "$r" "$ours" "$torch"
+  TIMEFORMAT='%R %U %S'
+  t=$( { time "$BUILD/dltrain" predict --checkpoint "$CK" "$W/img$SIZE" --topk 1 --csv "$W/ours.csv" >/dev/null 2>"$W/ours.err"; } 2>&1 )
+  ours=$(awk -v n="$files" -v t="$t" 'BEGIN { split(t, a, " "); print n / a[1] }')
+  ours_cpu=$(awk -v n="$files" -v t="$t" 'BEGIN { split(t, a, " "); print n / (a[2] + a[3]) }')
+  line=$(/usr/bin/python3 "$SRC/tests/bench/predict_torch.py" "$CK" "$W/img$SIZE" --threads "$THREADS" --print 2>&1 >"$W/torch.csv")
+  torch=$(sed -n 's/.*: \([0-9.]*\) images\/s.*/\1/p' <<<"$line")
+  torch_cpu=$(sed -n 's/.*, \([0-9.]*\) images per CPU-second.*/\1/p' <<<"$line")
+  printf "  round %d: dltrain predict %.0f images/s (whole command; %.0f per CPU-second), PyTorch %.0f images/s (decode to probabilities; %.0f per CPU-second)\n" \
+    "$r" "$ours" "$ours_cpu" "$torch" "$torch_cpu"
   best_ours=$(awk -v a="$ours" -v b="$best_ours" 'BEGIN { print (a > b ? a : b) }')
   best_torch=$(awk -v a="$torch" -v b="$best_torch" 'BEGIN { print (a > b ? a : b) }')
 done
