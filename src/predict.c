@@ -220,6 +220,9 @@ static DlStatus check_info(const CheckpointInfo *info, const char *path) {
     if (info->presize[0] && strcmp(info->presize, "squash") != 0)
         return dl_fail(DL_EFORMAT, "checkpoint '%s' was trained on images presized by '%s', which this dltrain does not know: upgrade dltrain",
                        path, info->presize);
+    if (info->input.h < 1 || info->input.w < 1 || info->input.h > 4096 || info->input.w > 4096)
+        return dl_fail(DL_EFORMAT, "checkpoint '%s' records an input of %dx%d pixels; dlprep sizes images 1..4096 (damaged file?)",
+                       path, info->input.h, info->input.w);
     if (info->input.c != 1 && info->input.c != 3)
         return dl_fail(DL_EFORMAT, "checkpoint '%s' takes %d-channel input; predict reads grey (1) or RGB (3) images", path, info->input.c);
     return DL_OK;
@@ -234,6 +237,8 @@ DlStatus predict_run(const PredictOptions *o, char *const *paths, int n_paths, i
     st = check_info(&info, o->checkpoint);
     if (st == DL_OK) st = model_init(&m, info.model_text, info.model_source, info.input, info.k, o->batch);
     if (st == DL_OK) st = checkpoint_load(o->checkpoint, &m, NULL);
+    if (st == DL_OK && m.classes != info.k)
+        st = dl_fail(DL_EFORMAT, "checkpoint '%s': the model has %d outputs but %d class names", o->checkpoint, m.classes, info.k);
     if (st != DL_OK) { model_free(&m); checkpoint_info_free(&info); return st; }
 
     PathList files = { 0 };
