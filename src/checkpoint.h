@@ -1,6 +1,7 @@
 /* checkpoint.h: the checkpoint file of DESIGN.md, in HDF5.
  * Root attributes: format_version, dltrain_version, model (the model text),
- * model_source, input (C,H,W), class_names, and the run position (RunPosition
+ * model_source, input (C,H,W), class_names, task ("single"/"multi"), presize
+ * (how dlprep sized the training images, for predict), and the run position (RunPosition
  * below: epoch, step, epoch_step, epoch_loss_sum, seed, batch, groups,
  * train_samples, best_value, metrics_csv), everything an exact resume
  * needs: every random choice is keyed by (seed, epoch, sample), so the

@@ -16,6 +16,8 @@
  * HDF5 (serial) is not thread-safe: every HDF5 call of this file, and of any
  * caller that may run beside a reading thread (checkpoint saves), holds
  * dataset_h5_lock().
+ * Presizing: dlprep folder/csv store the root attribute presize ("squash")
+ * through dataset_write_presized; dltrain records it in checkpoints.
  * Normalisation: dataset_write(_jpeg) stores root attributes mean and std
  * (C floats each, per channel, in [0,1] units, over every pixel); with
  * d->normalize set, dataset_images and dataset_normalize map x to
