@@ -334,7 +334,7 @@ static int cmd_predict(int argc, char **argv, const Dist *d) {
         st = dl_fail(DL_EARG, "dltrain predict: give the image files or folders to predict (dltrain predict --checkpoint C.h5 DIR)");
     int64_t done = 0, skipped = 0;
     if (st == DL_OK && d->rank == 0) {
-        setup_threads(d);
+        o.threads = setup_threads(d);
         st = predict_run(&o, pos, npos, &done, &skipped);
         fflush(stdout);
         if (st == DL_OK) {

@@ -24,6 +24,14 @@
 
 #define PREDICT_MAX_FILE_BYTES (1 << 28)   /* 256 MiB, as dlprep */
 #define PREDICT_MAX_DEPTH 32
+#define PREDICT_WHY 1024                  /* bytes kept of one skip message */
+
+#ifdef _OPENMP
+#include <omp.h>
+#define THREAD_NUM() omp_get_thread_num()
+#else
+#define THREAD_NUM() 0
+#endif
 
 void predict_probs(float *p, const float *logits, int n, int k, int multi) {
     for (int i = 0; i < n; i++) {
@@ -255,7 +263,6 @@ DlStatus predict_run(const PredictOptions *o, char *const *paths, int n_paths, i
     for (int c = 0; c < 3; c++) { geom.mean[c] = info.norm.on ? info.norm.mean[c] : 0.0f; geom.std[c] = info.norm.on ? info.norm.std[c] : 1.0f; }
     float *x = dl_malloc(sizeof(float) * per * (size_t)B);   /* (B, C, H, W) */
     float *prob = dl_malloc(sizeof(float) * (size_t)B * k);  /* (B, k) */
-    uint8_t *px = dl_malloc(per);                            /* (H, W, C) one presized image */
     int64_t *idx = dl_malloc(sizeof(int64_t) * (size_t)B);
     const char **batch_path = dl_malloc(sizeof(char *) * (size_t)B);
     Out u = { .o = o, .k = k, .multi = info.multi, .topk = o->topk < k ? o->topk : k, .names = info.class_names,
@@ -266,40 +273,59 @@ DlStatus predict_run(const PredictOptions *o, char *const *paths, int n_paths, i
         else if (!(u.csv = fopen(tmp, "w"))) st = dl_fail(DL_EIO, "cannot write '%s': %s (check the folder)", tmp, strerror(errno));
         else csv_header(&u);
     }
-    JpegCodec jc = { 0 };
-    int nb = 0;
-    for (int64_t i = 0; st == DL_OK && i <= files.n; i++) {
-        if (i < files.n) {
+    /* Each round decodes up to B files, T threads at once (each with its own
+     * codec and presize buffer; no BLAS inside), then runs the ones that
+     * decoded as one batch. A sample's output does not depend on what else
+     * is in the batch, so skips and --batch change no number. */
+    const int T = o->threads > 1 ? o->threads : 1;
+    JpegCodec *jc = dl_calloc((size_t)T, sizeof *jc);
+    uint8_t *px = dl_malloc(per * (size_t)T);               /* (T, H, W, C) presized images */
+    int *ok = dl_malloc(sizeof(int) * (size_t)B);
+    char *why = dl_malloc((size_t)B * PREDICT_WHY);          /* (B, PREDICT_WHY) skip messages */
+    for (int64_t next = 0; st == DL_OK && next < files.n;) {
+        const int cnt = files.n - next < B ? (int)(files.n - next) : B;
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1) if (T > 1 && cnt > 1)
+        for (int j = 0; j < cnt; j++) {
+            const int t = THREAD_NUM();
+            const char *path = files.path[next + j];
             uint8_t *buf = NULL, *img = NULL;
             size_t len = 0;
             int h, w, c;
-            DlStatus bad = read_file(files.path[i], &buf, &len);
+            DlStatus bad = read_file(path, &buf, &len);
             /* min size H x W: the DCT-scaled decode dlprep's import_files does */
-            if (bad == DL_OK) bad = jpeg_decode(&jc, buf, len, C, H, W, files.path[i], &img, &h, &w, &c);
+            if (bad == DL_OK) bad = jpeg_decode(&jc[t], buf, len, C, H, W, path, &img, &h, &w, &c);
             dl_free(buf);
-            if (bad != DL_OK) {
-                fprintf(stderr, "dltrain predict: skipped %s\n", dl_errmsg());
+            ok[j] = bad == DL_OK;
+            if (!ok[j]) { snprintf(why + (size_t)j * PREDICT_WHY, PREDICT_WHY, "%s", dl_errmsg()); continue; }
+            resize_image(px + per * (size_t)t, H, W, img, h, w, C);
+            dl_free(img);
+            dataset_convert(&geom, px + per * (size_t)t, 1, x + per * (size_t)j);
+        }
+        int nb = 0;
+        for (int j = 0; j < cnt; j++) {   /* in file order: messages and rows do not depend on threads */
+            if (!ok[j]) {
+                fprintf(stderr, "dltrain predict: skipped %s\n", why + (size_t)j * PREDICT_WHY);
                 (*skipped)++;
                 continue;
             }
-            resize_image(px, H, W, img, h, w, C);
-            dl_free(img);
-            dataset_convert(&geom, px, 1, x + per * (size_t)nb);
-            batch_path[nb] = files.path[i];
+            if (nb != j) memcpy(x + per * (size_t)nb, x + per * (size_t)j, sizeof(float) * per);
+            batch_path[nb] = files.path[next + j];
             idx[nb] = nb;
             nb++;
         }
-        if (nb == B || (i == files.n && nb > 0)) {
-            dataset_normalize(&geom, x, nb);
-            ForwardArgs a = { .training = 0, .sample = idx };
-            const float *logits = model_forward(&m, x, nb, &a);
-            predict_probs(prob, logits, nb, k, info.multi);
-            for (int j = 0; j < nb; j++) emit(&u, batch_path[j], prob + (size_t)j * k);
-            *done += nb;
-            nb = 0;
-        }
+        next += cnt;
+        if (nb == 0) continue;
+        dataset_normalize(&geom, x, nb);
+        ForwardArgs a = { .training = 0, .sample = idx };
+        const float *logits = model_forward(&m, x, nb, &a);
+        predict_probs(prob, logits, nb, k, info.multi);
+        for (int j = 0; j < nb; j++) emit(&u, batch_path[j], prob + (size_t)j * k);
+        *done += nb;
     }
-    jpeg_codec_free(&jc);
+    for (int t = 0; t < T; t++) jpeg_codec_free(&jc[t]);
+    dl_free(jc);
+    dl_free(ok);
+    dl_free(why);
     int none = st == DL_OK && *done == 0;   /* nothing predicted: write no CSV, keep any earlier one */
     if (u.csv) {
         int bad = fflush(u.csv) != 0 || ferror(u.csv);

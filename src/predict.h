@@ -21,6 +21,7 @@ typedef struct {
     int topk;                /* single-label: classes printed per file (capped at the class count) */
     float threshold;         /* multi-label: a tag is predicted above this probability */
     int batch;               /* images per forward pass */
+    int threads;             /* files decoded at once (OpenMP); the model's own threading is BLAS's */
 } PredictOptions;
 
 /* Predicts every file of paths[0..n_paths): a folder is walked recursively in

@@ -62,6 +62,10 @@ files=("$T/img/Bag/"*.jpg)
 "$DT" predict "${files[@]}" --checkpoint "$T/run-fmnist-bn/last.h5" --batch 7 --topk 10 --csv "$T/bag.csv" 2>/dev/null >/dev/null
 diff <(tail -n +2 "$T/bag.csv") <(grep "^$T/img/Bag/" "$T/pred-fmnist-bn.csv") > /dev/null \
   || fail "files named one by one at --batch 7 differ from the folder run"
+# 2 threads (files decoded two at a time): the same bytes
+OPENBLAS_NUM_THREADS=2 "$DT" predict --checkpoint "$T/run-fmnist-bn/last.h5" "$T/img" --topk 10 --csv "$T/pred-2t.csv" \
+  > /dev/null 2>&1
+cmp -s "$T/pred-2t.csv" "$T/pred-fmnist-bn.csv" || fail "2 threads give another CSV than 1"
 # top-k on stdout: 3 classes by falling probability
 line=$("$DT" predict --checkpoint "$T/run-fmnist-bn/last.h5" "${files[0]}" --topk 3 2>/dev/null)
 awk -F', ' '{ if (NF != 3) exit 1; for (i = 1; i <= 3; i++) { n = split($i, w, " "); p[i] = w[n] } ; exit !(p[1] >= p[2] && p[2] >= p[3]) }' <<<"$line" \
@@ -87,6 +91,9 @@ done
 grep -q "skipped $T/missing.jpg" "$T/bad.err" || fail "missing file not named: $(cat "$T/bad.err")"
 grep "skipped $B/png.jpg" "$T/bad.err" | grep -qi "png" || fail "PNG not recognised: $(grep png.jpg "$T/bad.err")"
 grep -q "predicted 2 files, skipped 6" "$T/bad.err" || fail "counts: $(tail -1 "$T/bad.err")"
+OPENBLAS_NUM_THREADS=2 "$DT" predict --checkpoint "$T/run-fmnist-bn/last.h5" "$B" "$T/missing.jpg" > "$T/bad2.out" 2> "$T/bad2.err"
+cmp -s "$T/bad.out" "$T/bad2.out" && cmp -s <(grep -v wrote "$T/bad.err") "$T/bad2.err" \
+  || fail "2 threads: other output or skip messages than 1: $(cat "$T/bad2.err")"
 [ "$(wc -l < "$T/bad.csv")" -eq 3 ] || fail "bad.csv should hold a header and 2 rows"
 grep -q "^$B/sub/b.JPEG," "$T/bad.csv" || fail "sub/b.JPEG (a subfolder, upper-case extension) not predicted"
 
