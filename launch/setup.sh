@@ -9,11 +9,16 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
       libhdf5-dev hdf5-tools libturbojpeg0-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist
       libprotobuf-c-dev protobuf-c-compiler iproute2)
+PKGS+=(python3-onnx python3-h5py python3-numpy)   # tests/cli_export.sh: onnx's checker, dataset pixels for ONNX Runtime
 
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# tests/cli_export.sh runs ONNX Runtime from npm under Node: Debian's nodejs and
+# npm, unless a node and npm are already there (e.g. from NodeSource, whose
+# nodejs package conflicts with Debian's npm).
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   SUDO=""

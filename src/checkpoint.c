@@ -111,6 +111,8 @@ static int write_file(const char *tmp, const Model *m, const CheckpointMeta *met
     ok = ok && h5_put_attr_i64(f, "input", input, 3);
     if (meta->k > 0) ok = ok && h5_put_attr_strs(f, "class_names", meta->class_names, meta->k);
     ok = ok && put_position(f, &meta->pos);
+    ok = ok && h5_put_attr_str(f, "task", meta->multi ? "multi" : "single");
+    if (meta->presize && meta->presize[0]) ok = ok && h5_put_attr_str(f, "presize", meta->presize);
     if (meta->norm.on) {
         hsize_t dim = (hsize_t)meta->norm.channels;
         const char *names[2] = { "normalize_mean", "normalize_std" };
@@ -190,6 +192,13 @@ DlStatus checkpoint_info(CheckpointInfo *info, const char *path) {
         info->input = (Shape){ (int)input[0], (int)input[1], (int)input[2] };
         get_position(f, &info->pos);
         get_normalization(f, &info->norm);
+        char *task = H5Aexists(f, "task") > 0 ? h5_get_attr_str(f, "task") : NULL;
+        info->multi = task && !strcmp(task, "multi");
+        dl_free(task);
+        char *pre = H5Aexists(f, "presize") > 0 ? h5_get_attr_str(f, "presize") : NULL;
+        if (pre && strlen(pre) < sizeof info->presize) strcpy(info->presize, pre);
+        else if (pre) snprintf(info->presize, sizeof info->presize, "?");   /* unknown: predict refuses it */
+        dl_free(pre);
         info->class_names = h5_get_attr_strs(f, "class_names", &info->k);
     }
     H5Fclose(f);

@@ -1,6 +1,7 @@
 /* checkpoint.h: the checkpoint file of DESIGN.md, in HDF5.
  * Root attributes: format_version, dltrain_version, model (the model text),
- * model_source, input (C,H,W), class_names, and the run position (RunPosition
+ * model_source, input (C,H,W), class_names, task ("single"/"multi"), presize
+ * (how dlprep sized the training images, for predict), and the run position (RunPosition
  * below: epoch, step, epoch_step, epoch_loss_sum, seed, batch, groups,
  * train_samples, best_value, metrics_csv), everything an exact resume
  * needs: every random choice is keyed by (seed, epoch, sample), so the
@@ -54,6 +55,9 @@ typedef struct {
     char **class_names;        /* (k) */
     OptimBuffers optim;
     Normalization norm;
+    int multi;                 /* the task: attribute task, "multi" (sigmoid per tag) or "single" (softmax) */
+    const char *presize;       /* the training file's presize attribute ("squash"): written as
+                                * attribute presize so predict sizes new images the same way; NULL/"": none */
 } CheckpointMeta;
 
 DlStatus checkpoint_save(const char *path, const Model *m, const CheckpointMeta *meta);
@@ -64,6 +68,8 @@ typedef struct {
     Shape input;
     RunPosition pos;           /* pos.metrics_csv owned by the info */
     Normalization norm;        /* the input normalisation the model was trained with */
+    int multi;                 /* attribute task == "multi" (absent: single-label, as before it existed) */
+    char presize[16];          /* how dlprep sized the training images ("squash"); "": not recorded */
     int k;
     char **class_names;
 } CheckpointInfo;

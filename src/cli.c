@@ -16,6 +16,8 @@
 #include "flags.h"
 #include "dltrain.h"
 #include "model.h"
+#include "onnx/export.h"
+#include "predict.h"
 #include "train.h"
 
 /* Threads per rank: OPENBLAS_NUM_THREADS if set, else the node's cores
@@ -184,7 +186,7 @@ static int cmd_summary(int argc, char **argv, const Dist *d) {
 }
 
 /* dltrain eval: every metric of a checkpoint on a dataset, printed and as CSV. */
-static DlStatus eval_run(const char *ckpt, const char *data, const char *csv, const EvalOptions *eo, int batch) {
+static DlStatus eval_run(const char *ckpt, const char *data, const char *csv, const char *pred_csv, EvalOptions *eo, int batch) {
     CheckpointInfo info;
     Dataset ds = { 0 };
     Model m = { 0 };
@@ -210,6 +212,7 @@ static DlStatus eval_run(const char *ckpt, const char *data, const char *csv, co
     if (st == DL_OK) {
         float *x = dl_malloc(sizeof(float) * (size_t)batch * shape_size(m.input));
         EvalResult r;
+        if (pred_csv) eo->probs = dl_malloc(sizeof(float) * (size_t)ds.n * (size_t)ds.k);
         evaluate_run(&r, &m, &ds, eo, x);
         dl_free(x);
         printf("%s on %s: %lld images, %d %s\n", ckpt, data, (long long)ds.n, ds.k, ds.multi ? "tags" : "classes");
@@ -245,6 +248,12 @@ static DlStatus eval_run(const char *ckpt, const char *data, const char *csv, co
                           : metrics_write_single_csv(csv, &r.single, ds.class_names, eo->beta);
             if (st == DL_OK) printf("\nwrote %s\n", csv);
         }
+        if (pred_csv && st == DL_OK) {
+            st = evaluate_write_predictions(pred_csv, &ds, eo->probs, eo->topk, eo->threshold);
+            if (st == DL_OK) printf("wrote %s\n", pred_csv);
+        }
+        dl_free(eo->probs);
+        eo->probs = NULL;
         evaluate_free(&r);
     }
     model_free(&m);
@@ -254,14 +263,15 @@ static DlStatus eval_run(const char *ckpt, const char *data, const char *csv, co
 }
 
 static int cmd_eval(int argc, char **argv, const Dist *d) {
-    const char *ckpt = NULL, *data = NULL, *csv = NULL;
+    const char *ckpt = NULL, *data = NULL, *csv = NULL, *pred_csv = NULL;
     int topk = 5, batch = 64;
     float beta = 0.0f, threshold = 0.5f;
     const Flag flags[] = {
         { "checkpoint", F_STR, &ckpt, NULL, "checkpoint file (RUNDIR/last.h5 or best.h5)" },
         { "data", F_STR, &data, NULL, "dataset to evaluate on (HDF5, same classes)" },
         { "csv", F_STR, &csv, "none", "also write per-class metrics (and the confusion matrix) as CSV" },
-        { "topk", F_INT, &topk, "5", "k of top-k accuracy (single-label)" },
+        { "predictions", F_STR, &pred_csv, "none", "also write each image's prediction as CSV, in `dltrain predict`'s columns (index and true class first)" },
+        { "topk", F_INT, &topk, "5", "k of top-k accuracy (single-label); also the class,probability pairs per row of --predictions" },
         { "fbeta", F_FLOAT, &beta, "1 (2 multi-label)", "beta of F-beta" },
         { "threshold", F_FLOAT, &threshold, "0.5", "multi-label: predict a tag when its probability exceeds this" },
         { "batch", F_INT, &batch, "64", "images per forward pass" },
@@ -284,8 +294,94 @@ static int cmd_eval(int argc, char **argv, const Dist *d) {
         }
         EvalOptions eo = { .topk = topk, .beta = beta, .threshold = threshold };
         setup_threads(d);
-        st = eval_run(ckpt, data, csv, &eo, batch);
+        st = eval_run(ckpt, data, csv, pred_csv, &eo, batch);
     }
+    if (st != DL_OK) {
+        if (d->rank == 0) flags_error("dltrain", dl_errmsg());
+        return st == DL_EARG ? 2 : 1;
+    }
+    return 0;
+}
+
+/* dltrain predict --checkpoint C.h5 FILE|DIR ... : flags and paths may come
+ * in any order; every argument that is not a flag or a flag's value is a path. */
+static int cmd_predict(int argc, char **argv, const Dist *d) {
+    PredictOptions o = { .topk = 5, .threshold = 0.5f, .batch = 64 };
+    const Flag flags[] = {
+        { "checkpoint", F_STR, &o.checkpoint, NULL, "checkpoint file (RUNDIR/best.h5 or last.h5)" },
+        { "topk", F_INT, &o.topk, "5", "single-label: print the K most probable classes per file (CSV: K class,probability pairs)" },
+        { "threshold", F_FLOAT, &o.threshold, "0.5", "multi-label: print the tags whose probability exceeds this" },
+        { "csv", F_STR, &o.csv, "none", "also write a CSV: file,class,probability,... (single-label) or image_name,tags (multi-label, Planet style)" },
+        { "batch", F_INT, &o.batch, "64", "images per forward pass" },
+    };
+    int nflags = (int)(sizeof flags / sizeof flags[0]);
+    if (flags_want_help(argc, argv)) {
+        if (d->rank == 0) {
+            flags_print("usage: dltrain predict --checkpoint C.h5 FILE|DIR ... [--topk K] [--threshold T] [--csv out.csv] [--batch B]", flags, nflags);
+            printf("\nFolders are walked recursively in sorted order (their .jpg/.jpeg files). Each image is squashed\n"
+                   "to the checkpoint's input size as dlprep presized the training images, and normalised as in\n"
+                   "training. Files that do not decode are named on stderr and skipped; the exit status is 1 only\n"
+                   "when no file could be predicted.\n");
+        }
+        return 0;
+    }
+    char **fl = dl_malloc(sizeof(char *) * (size_t)(argc + 1)), **pos = dl_malloc(sizeof(char *) * (size_t)(argc + 1));
+    int nfl = 0, npos = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) != 0) { pos[npos++] = argv[i]; continue; }
+        fl[nfl++] = argv[i];
+        if (!strchr(argv[i], '=') && i + 1 < argc) fl[nfl++] = argv[++i];   /* every predict flag takes a value */
+    }
+    DlStatus st = flags_parse(flags, nflags, nfl, fl, "dltrain predict");
+    if (st == DL_OK && (o.topk < 1 || o.batch < 1 || o.batch > 65536 || !(o.threshold >= 0.0f && o.threshold <= 1.0f)))
+        st = dl_fail(DL_EARG, "dltrain predict: --topk must be >= 1, --batch 1..65536, --threshold in [0, 1]");
+    if (st == DL_OK && npos == 0)
+        st = dl_fail(DL_EARG, "dltrain predict: give the image files or folders to predict (dltrain predict --checkpoint C.h5 DIR)");
+    int64_t done = 0, skipped = 0;
+    if (st == DL_OK && d->rank == 0) {
+        o.threads = setup_threads(d);
+        st = predict_run(&o, pos, npos, &done, &skipped);
+        fflush(stdout);
+        if (st == DL_OK) {
+            fprintf(stderr, "dltrain predict: predicted %lld file%s, skipped %lld\n", (long long)done, done == 1 ? "" : "s",
+                    (long long)skipped);
+            if (o.csv) fprintf(stderr, "dltrain predict: wrote %s\n", o.csv);
+        }
+    }
+    dl_free(fl);
+    dl_free(pos);
+    if (st != DL_OK) {
+        if (d->rank == 0) flags_error("dltrain", dl_errmsg());
+        return st == DL_EARG ? 2 : 1;
+    }
+    return 0;
+}
+
+static int cmd_export(int argc, char **argv, const Dist *d) {
+    const char *ckpt = NULL, *out = NULL;
+    int opset = ONNX_EXPORT_OPSET_DEFAULT;
+    const Flag flags[] = {
+        { "checkpoint", F_STR, &ckpt, NULL, "checkpoint file (RUNDIR/best.h5 or last.h5)" },
+        { "o", F_STR, &out, NULL, "output ONNX file (written to OUT.partial, then renamed)" },
+        { "opset", F_INT, &opset, "13", "ONNX opset version, " ONNX_EXPORT_OPSET_RANGE },
+    };
+    int nflags = (int)(sizeof flags / sizeof flags[0]);
+    if (flags_want_help(argc, argv)) {
+        if (d->rank == 0) {
+            flags_print("usage: dltrain export --checkpoint C.h5 -o MODEL.onnx [--opset N]", flags, nflags);
+            printf("\nThe ONNX graph takes 'input': float32 N x C x H x W, RGB (or grey) pixels / 255 of images squashed\n"
+                   "to H x W; the training normalisation is inside the graph. Outputs: 'logits' and 'softmax'\n"
+                   "(single-label) or 'sigmoid' (multi-label). Batch norm in eval form, dropout removed; class\n"
+                   "names and the preprocessing are in the model's metadata_props.\n");
+        }
+        return 0;
+    }
+    char **fl = dl_malloc(sizeof(char *) * (size_t)(argc + 1));
+    for (int i = 0; i < argc; i++) fl[i] = !strcmp(argv[i], "-o") ? "--o" : argv[i];   /* -o as dlprep takes it */
+    DlStatus st = flags_parse(flags, nflags, argc, fl, "dltrain export");
+    dl_free(fl);
+    if (st == DL_OK && d->rank == 0) st = onnx_export(ckpt, out, opset);
+    if (st == DL_OK && d->rank == 0) printf("dltrain export: wrote %s (opset %d)\n", out, opset);
     if (st != DL_OK) {
         if (d->rank == 0) flags_error("dltrain", dl_errmsg());
         return st == DL_EARG ? 2 : 1;
@@ -301,6 +397,8 @@ static void usage(FILE *f) {
             "  train     train a model on an HDF5 dataset (see dlprep), validate every epoch\n"
             "  lr-find   the learning-rate range test: loss against an exponentially growing lr, a suggestion\n"
             "  eval      every metric of a checkpoint on a dataset: accuracy, top-k, F-beta, per class, confusion\n"
+            "  predict   classes (or tags) with probabilities for JPEG files and folders, from a checkpoint\n"
+            "  export    write a checkpoint's model as an ONNX file for any ONNX runtime\n"
             "  summary   print a model's layers, output shapes and parameter counts\n\n"
             "zoo models: %s\n",
             DLTRAIN_VERSION, model_zoo_names());
@@ -320,8 +418,10 @@ int dl_dltrain_main(int argc, char **argv) {
     else if (!strcmp(argv[1], "lr-find")) rc = cmd_train(argc - 2, argv + 2, &d, 1);
     else if (!strcmp(argv[1], "summary")) rc = cmd_summary(argc - 2, argv + 2, &d);
     else if (!strcmp(argv[1], "eval")) rc = cmd_eval(argc - 2, argv + 2, &d);
+    else if (!strcmp(argv[1], "predict")) rc = cmd_predict(argc - 2, argv + 2, &d);
+    else if (!strcmp(argv[1], "export")) rc = cmd_export(argc - 2, argv + 2, &d);
     else {
-        if (d.rank == 0) fprintf(stderr, "dltrain: unknown command '%s' (commands: train, lr-find, eval, summary; see dltrain --help)\n", argv[1]);
+        if (d.rank == 0) fprintf(stderr, "dltrain: unknown command '%s' (commands: train, lr-find, eval, predict, export, summary; see dltrain --help)\n", argv[1]);
         rc = 2;
     }
     dist_finalize(&d);

@@ -1,7 +1,12 @@
 /* evaluate.c: see evaluate.h. */
 #include "evaluate.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "layers/loss.h"
+#include "predict.h"
 
 void evaluate_run(EvalResult *r, Model *m, const Dataset *v, const EvalOptions *o, float *x) {
     *r = (EvalResult){ .multi = v->multi };
@@ -17,6 +22,7 @@ void evaluate_run(EvalResult *r, Model *m, const Dataset *v, const EvalOptions *
         dataset_images(v, idx, n, x);
         ForwardArgs a = { .training = 0, .sample = idx };
         const float *logits = model_forward(m, x, n, &a);
+        if (o->probs) predict_probs(o->probs + (size_t)i * k, logits, n, k, r->multi);
         if (r->multi) {
             const uint8_t *t8 = v->targets + (size_t)i * k;
             for (size_t e = 0; e < (size_t)n * k; e++) targets[e] = t8[e] ? 1.0f : 0.0f;
@@ -52,4 +58,52 @@ double evaluate_fbeta(const EvalResult *r, double beta) {
 
 double evaluate_topk(const EvalResult *r) {
     return r->multi ? multi_exact_match(&r->mlt) : single_topk_accuracy(&r->single);
+}
+
+static void tag_list(FILE *f, char *const *names, int k, const float *p, float threshold, const uint8_t *t) {
+    for (int c = 0, any = 0; c < k; c++)
+        if (t ? t[c] != 0 : p[c] > threshold) { fprintf(f, "%s%s", any ? " " : "", names[c]); any = 1; }
+}
+
+DlStatus evaluate_write_predictions(const char *path, const Dataset *v, const float *probs, int topk, float threshold) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp) return dl_fail(DL_EIO, "CSV path too long: %s", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return dl_fail(DL_EIO, "cannot write '%s': %s (check the folder)", tmp, strerror(errno));
+    const int k = v->k, K = topk < k ? topk : k;
+    int *order = dl_malloc(sizeof(int) * (size_t)k);
+    if (v->multi) fprintf(f, "index,targets,tags\n");
+    else {
+        fprintf(f, "index,label,class,probability");
+        for (int j = 2; j <= K; j++) fprintf(f, ",class_%d,probability_%d", j, j);
+        fputc('\n', f);
+    }
+    for (int64_t i = 0; i < v->n; i++) {
+        const float *p = probs + (size_t)i * k;
+        fprintf(f, "%lld,", (long long)i);
+        if (v->multi) {
+            tag_list(f, v->class_names, k, p, threshold, v->targets + (size_t)i * k);
+            fputc(',', f);
+            tag_list(f, v->class_names, k, p, threshold, NULL);
+        } else {
+            predict_csv_field(f, v->class_names[v->labels[i]]);
+            predict_rank(order, p, k);
+            for (int j = 0; j < K; j++) {
+                fputc(',', f);
+                predict_csv_field(f, v->class_names[order[j]]);
+                fprintf(f, ",%.8f", p[order[j]]);
+            }
+        }
+        fputc('\n', f);
+    }
+    dl_free(order);
+    int bad = fflush(f) != 0 || ferror(f);
+    bad = fclose(f) != 0 || bad;
+    if (bad) { remove(tmp); return dl_fail(DL_EIO, "cannot write '%s' (disk full?)", tmp); }
+    if (rename(tmp, path) != 0) {
+        DlStatus st = dl_fail(DL_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+        remove(tmp);
+        return st;
+    }
+    return DL_OK;
 }

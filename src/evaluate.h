@@ -13,6 +13,8 @@ typedef struct {
     int topk;                /* top-k accuracy (1: same as accuracy) */
     double beta;             /* F-beta */
     float threshold;         /* multi-label decision threshold on the probability */
+    float *probs;            /* (v->n, k): each sample's probabilities (softmax, or sigmoid per
+                              * tag) as `dltrain predict` computes them; NULL: not kept */
 } EvalOptions;
 
 typedef struct {
@@ -25,6 +27,13 @@ typedef struct {
  * max_n inputs. Free r with evaluate_free. */
 void evaluate_run(EvalResult *r, Model *m, const Dataset *v, const EvalOptions *o, float *x);
 void evaluate_free(EvalResult *r);
+
+/* `dltrain eval --predictions`: one CSV row per sample of v from probs (n,
+ * k): single-label "index,label,class,probability" and topk-1 more
+ * class,probability pairs (predict's columns, with the index and true class
+ * for its file); multi-label "index,targets,tags" (true and predicted tags
+ * above threshold). Written to "<path>.partial" and renamed. */
+DlStatus evaluate_write_predictions(const char *path, const Dataset *v, const float *probs, int topk, float threshold);
 
 double evaluate_loss(const EvalResult *r);       /* mean per sample (per tag for multi-label) */
 double evaluate_accuracy(const EvalResult *r);   /* argmax accuracy; per-decision for multi-label */

@@ -452,8 +452,8 @@ static DlStatus samples_write(const char *path, const Samples *s, const ImportOp
     if (s->n == 0)
         return dl_fail(DL_EARG, "no images for '%s' (raise --valid-fraction, or add images)", path);
     int S = o->size, C = o->channels;
-    DlStatus st = s->jpeg ? dataset_write_jpeg(path, s->jpeg, s->jpeg_size, s->n, S, S, C, s->label, s->targets, s->k, names)
-                          : dataset_write(path, s->images, s->n, S, S, C, s->label, s->targets, s->k, names);
+    DlStatus st = dataset_write_presized(path, s->images, s->jpeg, s->jpeg_size, s->n, S, S, C, s->label, s->targets, s->k,
+                                         names, "squash");   /* import_files' jpeg_decode + resize_image */
     if (st != DL_OK) return st;
     size_t stored = 0;
     for (int64_t i = 0; s->jpeg && i < s->n; i++) stored += s->jpeg_size[i];

@@ -93,7 +93,7 @@ DlStatus prep_subset(int argc, char **argv) {
                 lab[j++] = pick[d.labels[i]] - 1;
             }
         if (n == 0) st = dl_fail(DL_EARG, "dlprep subset: no images of those classes in '%s'", in);
-        else st = dataset_write(out, img, n, d.h, d.w, d.c, lab, NULL, k, names);
+        else st = dataset_write_presized(out, img, NULL, NULL, n, d.h, d.w, d.c, lab, NULL, k, names, d.presize);
         if (st == DL_OK) printf("dlprep: wrote %s: %lld images, %d classes\n", out, (long long)n, k);
         dl_free(img); dl_free(lab); dl_free(order); dl_free(keep);
     }

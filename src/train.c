@@ -610,7 +610,8 @@ static DlStatus save(Trainer *t, const char *name) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", t->c->out_dir, name);
     t->pos.metrics_csv = t->metrics;
-    CheckpointMeta meta = { .pos = t->pos, .k = t->train.k, .class_names = t->train.class_names, .optim = t->ob };
+    CheckpointMeta meta = { .pos = t->pos, .k = t->train.k, .class_names = t->train.class_names, .optim = t->ob,
+                            .multi = t->train.multi, .presize = t->train.presize };
     if (t->train.normalize) {
         meta.norm = (Normalization){ .on = 1, .channels = t->train.c };
         memcpy(meta.norm.mean, t->train.mean, sizeof meta.norm.mean);

@@ -353,6 +353,20 @@ static DlStatus read_stats(Dataset *d, hid_t f) {
     return DL_OK;
 }
 
+/* Root attribute presize: a short word ("squash"); absent: "". */
+static DlStatus read_presize(Dataset *d, hid_t f) {
+    d->presize[0] = '\0';
+    if (H5Aexists(f, "presize") <= 0) return DL_OK;
+    char *v = h5_get_attr_str(f, "presize");
+    DlStatus st = DL_OK;
+    if (!v || !v[0] || strlen(v) >= sizeof d->presize)
+        st = dl_fail(DL_EFORMAT, "%s: attribute 'presize' must be a short word like \"squash\"; re-run dlprep", d->path);
+    else
+        strcpy(d->presize, v);
+    dl_free(v);
+    return st;
+}
+
 static DlStatus read_file(Dataset *d, hid_t f, int64_t budget) {
     int64_t version = 0;
     if (H5Aexists(f, "format_version") > 0) {
@@ -386,6 +400,7 @@ static DlStatus read_file(Dataset *d, hid_t f, int64_t budget) {
                       ? read_jpeg(d, f, budget) : read_images(d, f, budget);
     if (st == DL_OK) st = d->multi ? read_targets(d, f) : read_labels(d, f);
     if (st == DL_OK) st = read_stats(d, f);
+    if (st == DL_OK) st = read_presize(d, f);
     return st;
 }
 
@@ -567,6 +582,7 @@ typedef struct {
     const uint8_t *images;
     uint8_t *const *jpeg;
     const size_t *jpeg_size;
+    const char *presize;     /* root attribute presize; NULL or "": none */
 } Pixels;
 
 static int put_attr_f32(hid_t obj, const char *name, const float *v, int n) {
@@ -643,6 +659,7 @@ static int write_file(const char *tmp, const Pixels *px, int64_t n, int h, int w
              h5_put_attr_i64(f, "channels", &(int64_t){ c }, 1);
     }
     ok = ok && write_labels_attrs(f, n, labels, targets, k, class_names);
+    if (px->presize && px->presize[0]) ok = ok && h5_put_attr_str(f, "presize", px->presize);
     ok = ok && write_stats(f, px, n, h, w, c);
     ok = H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 && ok;
     ok = H5Fclose(f) >= 0 && ok;
@@ -680,5 +697,12 @@ DlStatus dataset_write_jpeg(const char *path, uint8_t *const *jpeg, const size_t
                             int h, int w, int c, const int32_t *labels, const uint8_t *targets, int k,
                             char *const *class_names) {
     Pixels px = { .jpeg = jpeg, .jpeg_size = jpeg_size };
+    return write_atomic(path, &px, n, h, w, c, labels, targets, k, class_names);
+}
+
+DlStatus dataset_write_presized(const char *path, const uint8_t *images, uint8_t *const *jpeg, const size_t *jpeg_size,
+                                int64_t n, int h, int w, int c, const int32_t *labels, const uint8_t *targets, int k,
+                                char *const *class_names, const char *presize) {
+    Pixels px = { .images = jpeg ? NULL : images, .jpeg = jpeg, .jpeg_size = jpeg_size, .presize = presize };
     return write_atomic(path, &px, n, h, w, c, labels, targets, k, class_names);
 }

@@ -16,6 +16,8 @@
  * HDF5 (serial) is not thread-safe: every HDF5 call of this file, and of any
  * caller that may run beside a reading thread (checkpoint saves), holds
  * dataset_h5_lock().
+ * Presizing: dlprep folder/csv store the root attribute presize ("squash")
+ * through dataset_write_presized; dltrain records it in checkpoints.
  * Normalisation: dataset_write(_jpeg) stores root attributes mean and std
  * (C floats each, per channel, in [0,1] units, over every pixel); with
  * d->normalize set, dataset_images and dataset_normalize map x to
@@ -47,6 +49,8 @@ typedef struct {
     int has_stats;        /* the file has the mean/std attributes */
     float mean[3], std[3];      /* per channel, [0,1] units (std 1 when absent or 0) */
     int normalize;        /* dataset_images/dataset_normalize apply (x - mean) / std */
+    char presize[16];     /* root attribute presize: how dlprep sized the images ("squash");
+                           * "" when absent (dlprep idx: stored as the source had them) */
 } Dataset;
 
 /* Opens `path`, checks it against the contract and loads it. On failure
@@ -97,5 +101,13 @@ DlStatus dataset_write(const char *path, const uint8_t *images, int64_t n, int h
 DlStatus dataset_write_jpeg(const char *path, uint8_t *const *jpeg, const size_t *jpeg_size, int64_t n,
                             int h, int w, int c, const int32_t *labels, const uint8_t *targets, int k,
                             char *const *class_names);
+
+/* dataset_write or dataset_write_jpeg (jpeg non-NULL: images unused) with
+ * the root attribute presize = `presize` (dlprep folder/csv: "squash"), so
+ * training can record it in the checkpoint and `dltrain predict` presizes new
+ * images the same way. NULL or "" writes no attribute. */
+DlStatus dataset_write_presized(const char *path, const uint8_t *images, uint8_t *const *jpeg, const size_t *jpeg_size,
+                                int64_t n, int h, int w, int c, const int32_t *labels, const uint8_t *targets, int k,
+                                char *const *class_names, const char *presize);
 
 #endif
