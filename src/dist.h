@@ -1,10 +1,12 @@
 /* dist.h: the only module that calls MPI. The rest of the code sees a Dist
  * and a few collectives. With one rank no MPI call is made after init.
- * The gradient allreduce is deterministic: recursive halving (reduce-scatter)
- * then recursive doubling (allgather) on point-to-point messages, pairing
- * ranks at distance 1, 2, 4, ... so every element is summed in the same
- * balanced binary tree as the groups inside a rank (train.c). The result is
- * bit for bit the same for any power-of-two rank count, and on every rank. */
+ * The gradient allreduce is deterministic: every element is summed in the
+ * fixed tree over the G groups of gtree.h, whatever the number of ranks
+ * N dividing G, and the result is the same on every rank. A power-of-two G
+ * (balanced tree, one subtree per rank) goes through recursive halving
+ * (reduce-scatter) then recursive doubling (allgather), pairing ranks at
+ * distance 1, 2, 4, ...; any other G through dist_allreduce_tree. Every
+ * point-to-point message goes through one helper, exchange(). */
 #ifndef DL_DIST_H
 #define DL_DIST_H
 
@@ -24,7 +26,7 @@ DlStatus dist_init(Dist *d, int *argc, char ***argv);
 void dist_finalize(Dist *d);
 static inline int dist_local_size(const Dist *d) { return d->local_size; }
 
-/* buf (n) <- the sum over ranks, in the fixed tree above. size must be a
+/* buf (n) <- the sum over ranks, in the balanced tree. size must be a
  * power of two. scratch must hold n/2 + 1 floats. */
 void dist_allreduce_sum(const Dist *d, float *buf, size_t n, float *scratch);
 
