@@ -4,8 +4,8 @@
 #     (recursive halving) and --groups 6 (the tree exchange), sizes from
 #     4 KB to 47 MB, REPEAT rounds alternating (best per point), and the
 #     sums' cost per float (gamma);
-#  2. fits t = 2 alpha + bytes / beta + adds * gamma (least squares over
-#     the points, gamma measured) for this machine;
+#  2. fits t = 2 alpha + bytes / beta + adds * gamma for this machine
+#     (least squares of relative errors over the points, gamma measured);
 #  3. evaluates the model for N = 8 ... 512 on a 100 Gb/s, 5 us network
 #     (alpha 5 us, beta 12.5 GB/s, gamma as measured) for resnet18's and
 #     mobilenet_v2's gradients (11.7M and 3.5M floats):
@@ -18,7 +18,7 @@ BUILD=$(cd "${1:-build}" && pwd)
 REPEAT=${REPEAT:-2}
 MPI=(mpirun --bind-to core -np 2)
 [ "$(id -u)" -eq 0 ] && MPI+=(--allow-run-as-root)
-SIZES="0.004 0.04 0.4 4 16 46.8"
+SIZES=${SIZES:-0.004 0.04 0.4 1 4 16 46.8}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 for r in $(seq "$REPEAT"); do
   for g in 2 6; do
@@ -33,9 +33,11 @@ for g in 2 6; do
     END { for (k in best) printf "%d %s %s %s %s\n", g, k, n[k], s[k], best[k] }' | sort -k2 -g
 done > "$T/points"
 cat "$T/points"
-# least squares of y = t - adds*gamma (adds: n/2 on 2 ranks) on x = bytes: y = a + x / beta
-read -r alpha beta < <(awk -v gm="$gamma" '{ x = $4; y = $5 * 1e-3 - $3 / 2 * gm * 1e-9; sx += x; sy += y; sxx += x * x; sxy += x * y; m++ }
-  END { b = (m * sxy - sx * sy) / (m * sxx - sx * sx); a = (sy - b * sx) / m; printf "%g %g\n", a / 2, 1 / b }' "$T/points")
+# least squares of y = t - adds*gamma (adds: n/2 on 2 ranks) on x = bytes, y = a + x / beta,
+# weighted by 1/y^2 (relative errors: the points span 5 decades)
+read -r alpha beta < <(awk -v gm="$gamma" '{ x = $4; y = $5 * 1e-3 - $3 / 2 * gm * 1e-9; if (y <= 0) next; w = 1 / (y * y)
+    sw += w; sx += w * x; sy += w * y; sxx += w * x * x; sxy += w * x * y }
+  END { b = (sw * sxy - sx * sy) / (sw * sxx - sx * sx); a = (sy - b * sx) / sw; printf "%g %g\n", a / 2, 1 / b }' "$T/points")
 echo "fit on this machine: alpha $(awk -v a="$alpha" 'BEGIN { printf "%.1f us", a * 1e6 }'), beta $(awk -v b="$beta" 'BEGIN { printf "%.2f GB/s", b / 1e9 }')"
 awk -v a="$alpha" -v b="$beta" -v gm="$gamma" '{ n = $3; p = 2 * a + $4 / b + n / 2 * gm * 1e-9; printf "  groups %d, %s MB: measured %.3f ms, model %.3f ms\n", $1, $2, $5, p * 1e3 }' "$T/points"
 echo
