@@ -55,7 +55,7 @@ typedef struct {
     float *x, *targets, *aug_tmp;   /* (gw * gs, input), (gw * gs, classes), (input) */
     int32_t *labels;           /* (gw * gs) */
     uint8_t *merges;           /* (gw) how its groups are summed (gtree_plan) */
-    int first[GTREE_MAX_DEPTH], nroots;   /* the subtrees its run leaves, by first group (in the rank's block) */
+    int first[GTREE_MAX_DEPTH], nroots;   /* the subtrees its run leaves, by first group (G-wide) */
 } Worker;
 
 typedef struct {
@@ -168,10 +168,9 @@ static void trainer_free(Trainer *t) {
     for (int w = 0; t->wk && w < t->nworkers; w++) {
         Worker *k = &t->wk[w];
         if (w > 0) { k->own.params = NULL; k->own.state = NULL; model_free(&k->own); }   /* borrowed */
-        dl_free(k->x); dl_free(k->targets); dl_free(k->aug_tmp); dl_free(k->labels);
+        dl_free(k->x); dl_free(k->targets); dl_free(k->aug_tmp); dl_free(k->labels); dl_free(k->merges);
     }
     dl_free(t->wk);
-    for (int w = 0; t->wk && w < t->nworkers; w++) dl_free(t->wk[w].merges);
     gtree_free(&t->tree);
     dist_tree_free(&t->xt);
     dl_free(t->item_lo); dl_free(t->item_hi); dl_free(t->item_buf); dl_free(t->item_out);
@@ -384,8 +383,9 @@ static double group_loss(Worker *t, const Dataset *ds, const float *logits, int 
 }
 
 /* Groups g0 .. g0 + gw of the step on worker k: into group g's buffer
- * red + g * red_n its batch statistics, loss and right answers; into g0's
- * the gradient of the gw groups summed in a balanced tree. */
+ * red + g * red_n its batch statistics, loss and right answers; the
+ * gradients of the gw groups summed into the subtrees of the tree that lie
+ * in the run (k->merges), each in its first group's buffer. */
 static void run_groups(Trainer *t, Worker *k, int epoch, int g0) {
     const TrainConfig *c = t->c;
     Model *m = k->m;
