@@ -49,7 +49,7 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         { "out", F_STR, &c.out_dir, NULL, lr_find ? "output directory: lr_find.csv" : "run directory: last.h5, best.h5, metrics.csv, log.txt, events.jsonl" },
         { "epochs", F_INT, &c.epochs, "10", "passes over the training data" },
         { "batch", F_INT, &c.batch, "64", "global batch size (all ranks together)" },
-        { "groups", F_INT, &c.groups, "4", "fixed groups per batch (power of two); batch-norm statistics are per group; -np must divide it" },
+        { "groups", F_INT, &c.groups, "4", "fixed groups per batch (1 ... 1024); batch-norm statistics are per group; -np must divide it" },
         { "lr", F_FLOAT, &c.lr, "0.05", "learning rate" },
         { "optimizer", F_STR, &c.optimizer, "sgd", "sgd, adam or adamw (PyTorch semantics)" },
         { "momentum", F_FLOAT, &c.momentum, "0.9", "SGD momentum" },

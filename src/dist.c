@@ -201,6 +201,17 @@ static void exchange(const Dist *d, const float *send, size_t scount, float *rec
     wait_requests(d, rq, 2, peer, "the gradient exchange", DIST_SIGNAL_GRACE);
 }
 
+static uint64_t g_sent;   /* bytes this rank sent through exchange() */
+
+uint64_t dist_bytes_sent(void) { return g_sent; }
+
+uint64_t dist_max_u64(const Dist *d, uint64_t v) {
+    if (d->size == 1) return v;
+    uint64_t m = 0;
+    MPI_Allreduce(&v, &m, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    return m;
+}
+
 void dist_allreduce_sum(const Dist *d, float *buf, size_t n, float *scratch) {
     int p = d->size, r = d->rank;
     if (p == 1) return;
@@ -216,6 +227,7 @@ void dist_allreduce_sum(const Dist *d, float *buf, size_t n, float *scratch) {
         size_t ka = (r & dist) ? mid : a, kb = (r & dist) ? b : mid;   /* kept */
         size_t sa = (r & dist) ? a : mid, sb = (r & dist) ? mid : b;   /* sent */
         exchange(d, buf + sa, sb - sa, scratch, kb - ka, partner, 17);
+        g_sent += sizeof(float) * (sb - sa);
         /* a + b == b + a in IEEE arithmetic: only the tree shape matters */
         for (size_t i = 0; i < kb - ka; i++) buf[ka + i] += scratch[i];
         a = ka; b = kb;
@@ -226,7 +238,76 @@ void dist_allreduce_sum(const Dist *d, float *buf, size_t n, float *scratch) {
         int upper = (r >> s) & 1;                     /* we kept the upper half at step s */
         size_t pa = upper ? lo[s] : b, pb = upper ? a : hi[s];   /* the partner's half */
         exchange(d, buf + a, b - a, buf + pa, pb - pa, partner, 18);
+        g_sent += sizeof(float) * (b - a);
         a = lo[s]; b = hi[s];
+    }
+}
+
+void dist_tree_init(DistTree *x, const Dist *d, const GTree *t, size_t n) {
+    int N = d->size, G = t->G, b = G / N;
+    DL_CHECK(G % N == 0);
+    *x = (DistTree){ .N = N, .G = G, .r = d->rank, .n = n };
+    x->nroots = dl_calloc((size_t)N, sizeof(int));
+    x->item_lo = dl_malloc(sizeof(int) * (size_t)G);
+    x->item_hi = dl_malloc(sizeof(int) * (size_t)G);
+    x->item_rank = dl_malloc(sizeof(int) * (size_t)G);
+    int *first = dl_malloc(sizeof(int) * (size_t)b);
+    for (int p = 0; p < N; p++) {
+        int k = gtree_roots(t, p * b, (p + 1) * b, first);
+        if (p == d->rank) x->mine = x->nitems;
+        for (int j = 0; j < k; j++, x->nitems++) {
+            x->item_lo[x->nitems] = first[j];
+            x->item_hi[x->nitems] = j + 1 < k ? first[j + 1] : (p + 1) * b;
+            x->item_rank[x->nitems] = p;
+        }
+        x->nroots[p] = k;
+        if (k > x->kmax) x->kmax = k;
+    }
+    dl_free(first);
+    x->slice = dl_malloc(sizeof(size_t) * (size_t)(N + 1));
+    size_t most = 0;
+    for (int p = 0; p <= N; p++) x->slice[p] = n / (size_t)N * (size_t)p + (n % (size_t)N) * (size_t)p / (size_t)N;
+    for (int p = 0; p < N; p++) if (x->slice[p + 1] - x->slice[p] > most) most = x->slice[p + 1] - x->slice[p];
+    x->area = dl_malloc(sizeof(float) * ((size_t)x->nitems * most + 1));
+    x->pack = dl_malloc(sizeof(float) * ((size_t)x->kmax * most + 1));
+    x->ptr = dl_malloc(sizeof(float *) * (size_t)x->nitems);
+    x->out = dl_malloc(sizeof(int) * (size_t)x->nitems);
+}
+
+void dist_tree_free(DistTree *x) {
+    dl_free(x->nroots); dl_free(x->item_lo); dl_free(x->item_hi); dl_free(x->item_rank);
+    dl_free(x->slice); dl_free(x->area); dl_free(x->pack); dl_free(x->ptr); dl_free(x->out);
+    *x = (DistTree){ 0 };
+}
+
+void dist_allreduce_tree(const Dist *d, const DistTree *x, const GTree *t, float *bufs, size_t stride) {
+    int N = x->N, r = x->r, b = x->G / N;
+    if (N == 1) return;   /* one block: its one root is the sum */
+    const size_t *sl = x->slice;
+    size_t nr = sl[r + 1] - sl[r];
+    int kr = x->nroots[r];
+    /* root j of this rank: bufs + (its first group - the block's) * stride */
+#define ROOT(j) (bufs + (size_t)(x->item_lo[x->mine + (j)] - r * b) * stride)
+    for (int i = 0; i < x->nitems; i++) x->ptr[i] = x->area + (size_t)i * nr;
+    for (int j = 0; j < kr; j++) x->ptr[x->mine + j] = ROOT(j) + sl[r];   /* summed where they lie */
+    for (int s = 0; s < N; s++) {   /* reduce-scatter */
+        int peer = ((s - r) % N + N) % N, at = 0;
+        if (peer == r) continue;
+        size_t np = sl[peer + 1] - sl[peer];
+        for (int j = 0; j < kr; j++) memcpy(x->pack + (size_t)j * np, ROOT(j) + sl[peer], sizeof(float) * np);
+        while (x->item_rank[at] != peer) at++;
+        exchange(d, x->pack, (size_t)kr * np, x->area + (size_t)at * nr, (size_t)x->nroots[peer] * nr, peer, 19);
+        g_sent += sizeof(float) * (size_t)kr * np;
+    }
+    int left = gtree_sum(t, x->nitems, x->item_lo, x->item_hi, x->ptr, nr, x->out);
+    DL_CHECK(left == 1);
+    if (x->ptr[x->out[0]] != bufs + sl[r]) memcpy(bufs + sl[r], x->ptr[x->out[0]], sizeof(float) * nr);
+#undef ROOT
+    for (int s = 0; s < N; s++) {   /* allgather */
+        int peer = ((s - r) % N + N) % N;
+        if (peer == r) continue;
+        exchange(d, bufs + sl[r], nr, bufs + sl[peer], sl[peer + 1] - sl[peer], peer, 20);
+        g_sent += sizeof(float) * nr;
     }
 }
 

@@ -1,10 +1,12 @@
 /* dist.h: the only module that calls MPI. The rest of the code sees a Dist
  * and a few collectives. With one rank no MPI call is made after init.
- * The gradient allreduce is deterministic: recursive halving (reduce-scatter)
- * then recursive doubling (allgather) on point-to-point messages, pairing
- * ranks at distance 1, 2, 4, ... so every element is summed in the same
- * balanced binary tree as the groups inside a rank (train.c). The result is
- * bit for bit the same for any power-of-two rank count, and on every rank. */
+ * The gradient allreduce is deterministic: every element is summed in the
+ * fixed tree over the G groups of gtree.h, whatever the number of ranks
+ * N dividing G, and the result is the same on every rank. A power-of-two G
+ * (balanced tree, one subtree per rank) goes through recursive halving
+ * (reduce-scatter) then recursive doubling (allgather), pairing ranks at
+ * distance 1, 2, 4, ...; any other G through dist_allreduce_tree. Every
+ * point-to-point message goes through one helper, exchange(). */
 #ifndef DL_DIST_H
 #define DL_DIST_H
 
@@ -12,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gtree.h"
 #include "util.h"
 
 /* What a rank needs to say who is stuck and what to do about it: every
@@ -63,9 +66,47 @@ void dist_set_checkpoint(const Dist *d, const char *path);
  * b: rank 1)", or where the thread counts differ. */
 void dist_describe(const Dist *d, int threads, char *buf, size_t cap);
 
-/* buf (n) <- the sum over ranks, in the fixed tree above. size must be a
+/* buf (n) <- the sum over ranks, in the balanced tree. size must be a
  * power of two. scratch must hold n/2 + 1 floats. */
 void dist_allreduce_sum(const Dist *d, float *buf, size_t n, float *scratch);
+
+/* The exchange for any G (gtree.h) and any N dividing it. Rank r holds
+ * groups [r G/N, (r+1) G/N) pre-summed into their k_r maximal subtrees,
+ * root j in bufs + (its first group - r G/N) * stride. The buffer is cut
+ * into N slices; reduce-scatter: every rank sends each other rank its
+ * roots' floats of that rank's slice, and each rank sums the roots of all
+ * ranks for its own slice in the tree's order (gtree_sum); allgather: the
+ * summed slices go to every rank. N rounds, each pairing rank r with
+ * (s - r) mod N (a rank paired with itself sits the round out), so every
+ * message is one exchange() with one peer. Bytes sent by rank r per call:
+ * 4 (k_r (n - n_r) + (N - 1) n_r), n_r its slice: about (k_r + 1)/2 times
+ * a ring allreduce's 8 (N - 1) n / N. */
+typedef struct {
+    int N, G, r;
+    int kmax;
+    int *nroots;           /* (N) k_p */
+    int *item_lo, *item_hi;   /* (sum k_p) every rank's roots, in group order */
+    int *item_rank;        /* (sum k_p) whose root it is */
+    int nitems, mine;      /* items; index of this rank's first */
+    size_t n, *slice;      /* slice p = [slice[p], slice[p+1]) */
+    float *area;           /* (nitems * max slice) the roots of this rank's slice */
+    float *pack;           /* (kmax * max slice) this rank's roots of one peer's slice */
+    float **ptr;           /* (nitems) */
+    int *out;              /* (nitems) */
+} DistTree;
+
+/* Plans the exchange of n floats per root for G groups on d's ranks (N
+ * must divide G); free with dist_tree_free (also a zeroed one). */
+void dist_tree_init(DistTree *x, const Dist *d, const GTree *t, size_t n);
+void dist_tree_free(DistTree *x);
+
+/* bufs[0 .. n) <- the sum over all G groups, on every rank (see above). */
+void dist_allreduce_tree(const Dist *d, const DistTree *x, const GTree *t, float *bufs, size_t stride);
+
+/* Bytes this rank has sent in gradient exchanges so far (counted at each
+ * exchange), and the largest such count of all ranks (collective). */
+uint64_t dist_bytes_sent(void);
+uint64_t dist_max_u64(const Dist *d, uint64_t v);
 
 /* buf (n) <- the sum over ranks by MPI_Allreduce: Open MPI picks the
  * algorithm by message size and rank count, so the bytes may differ from

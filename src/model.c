@@ -517,7 +517,7 @@ static LayerCtx layer_ctx(Model *m, int i, const float *x, int n, const ForwardA
     const LayerSpec *s = &m->spec[i];
     return (LayerCtx){
         /* frozen batch norm runs as in eval mode: running statistics, no updates */
-        .s = s, .n = n, .group_n = a->group_n > 0 ? a->group_n : n,
+        .s = s, .n = n, .group_n = a->group_n > 0 ? a->group_n : n, .merges = a->merges, .dw_stride = a->stride,
         .training = a->training && !(s->kind == LK_BN && i < m->frozen),
         .in = s->src >= 0 ? m->act[s->src] : x, .out = m->act[i],
         .in2 = s->from >= 0 ? m->act[s->from] : NULL,
@@ -634,7 +634,19 @@ void model_backward(Model *m, const float *x, int n, const ForwardArgs *a, float
                 if (np) memset(cg.dw, 0, sizeof(float) * np);
                 ops->backward(&cg);
             }
-            for (int span = 1; np && span < G; span *= 2)
+            if (np && a->merges) {   /* the caller's tree: a stack of subtrees' first groups */
+                int top[64], depth = 0;
+                for (int g = 0; g < G; g++) {
+                    DL_CHECK(depth < 64);
+                    top[depth++] = g;
+                    for (int k = 0; k < a->merges[g]; k++, depth--) {
+                        float *dst = c.dw + top[depth - 2] * a->stride;
+                        const float *src = c.dw + top[depth - 1] * a->stride;
+                        for (size_t e = 0; e < np; e++) dst[e] += src[e];
+                    }
+                }
+            }
+            for (int span = 1; np && !a->merges && span < G; span *= 2)
                 for (int g = 0; g + span < G; g += 2 * span) {
                     float *dst = c.dw + g * a->stride;
                     const float *src = c.dw + (g + span) * a->stride;

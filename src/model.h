@@ -74,6 +74,8 @@ typedef struct {
     int group_n;             /* samples per group (0: all n are one group): batch norm's
                               * statistics and the dense GEMMs are per group */
     size_t stride;           /* floats from one group's bstat (and gradient) buffer to the next */
+    const uint8_t *merges;   /* backward with several groups: how to sum them (gtree_plan of
+                              * the call's groups); NULL: the balanced tree into group 0's */
 } ForwardArgs;
 
 /* Runs n <= max_n samples x (n, input) forward; returns the logits (n,
@@ -85,7 +87,10 @@ const float *model_forward(Model *m, const float *x, int n, const ForwardArgs *a
  * ranges are left as they are. With several groups (a->group_n), group g's
  * buffer is grads + g * a->stride and on return group 0's holds the groups'
  * gradients summed in a balanced binary tree, ((g0 + g1) + (g2 + g3)); the
- * other groups' parameter ranges are left undefined. */
+ * other groups' parameter ranges are left undefined. With a->merges, the
+ * groups are pushed in order on a stack and after group g's push the top
+ * two entries are summed (top into the one below) a->merges[g] times; each
+ * entry left (a subtree of the caller's tree) is in its first group's buffer. */
 void model_backward(Model *m, const float *x, int n, const ForwardArgs *a, float *grads);
 
 /* After a training step: running stats <- (1-momentum)*running +

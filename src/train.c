@@ -54,6 +54,8 @@ typedef struct {
     Model own;                 /* workers > 0: their workspace */
     float *x, *targets, *aug_tmp;   /* (gw * gs, input), (gw * gs, classes), (input) */
     int32_t *labels;           /* (gw * gs) */
+    uint8_t *merges;           /* (gw) how its groups are summed (gtree_plan) */
+    int first[GTREE_MAX_DEPTH], nroots;   /* the subtrees its run leaves, by first group (G-wide) */
 } Worker;
 
 typedef struct {
@@ -65,7 +67,15 @@ typedef struct {
     size_t red_n;              /* n_params + n_bstat + RED_EXTRA */
     float *red;                /* (local * red_n) one buffer per local group, summed in a tree */
     Worker *wk;                /* (nworkers) threads, each running gw consecutive groups */
-    int nworkers, gw;          /* powers of two, nworkers * gw = local */
+    int nworkers, gw;          /* nworkers * gw = local */
+    GTree tree;                /* the fixed sum over the G groups (gtree.h) */
+    DistTree xt;               /* G not a power of two: the exchange of the rank's subtrees */
+    int *item_lo, *item_hi;    /* (ni + local) the rank's items to sum, G-wide: workers' subtrees, then single groups */
+    int ni;
+    int roots[GTREE_MAX_DEPTH], nroots;   /* the subtrees of the rank's block (first groups, G-wide) */
+    float **item_buf;          /* (nworkers * (local + 1)) their buffers, per worker thread */
+    int *item_out;             /* (nworkers * local) */
+    uint64_t sent0;            /* dist_bytes_sent() when the epoch's profile began */
     float *reduce_scratch;     /* red_n/2 + 1 */
     OptConfig opt;
     OptimBuffers ob;           /* optimizer state: ob.nbuf buffers of n_params */
@@ -120,19 +130,30 @@ static void say(Trainer *t, const char *fmt, ...) {
 
 static int is_pow2(int x) { return x > 0 && (x & (x - 1)) == 0; }
 
+/* Appends n to a comma-separated list. */
+static void list_add(char *buf, size_t cap, int n) {
+    size_t l = strlen(buf);
+    snprintf(buf + l, cap - l, "%s%d", l ? ", " : "", n);
+}
+
 static DlStatus check_config(const TrainConfig *c, const Dist *d) {
     if (c->epochs < 1) return dl_fail(DL_EARG, "--epochs must be >= 1 (got %d)", c->epochs);
     if (c->batch < 1) return dl_fail(DL_EARG, "--batch must be >= 1 (got %d)", c->batch);
-    if (!is_pow2(c->groups))
-        return dl_fail(DL_EARG, "--groups must be a power of two (got %d)", c->groups);
+    if (c->groups < 1 || c->groups > GTREE_MAX_GROUPS)
+        return dl_fail(DL_EARG, "--groups must be 1 ... %d (got %d)", GTREE_MAX_GROUPS, c->groups);
     if (c->batch % c->groups)
         return dl_fail(DL_EARG, "--batch %d is not a multiple of --groups %d: every group has batch/groups samples",
                        c->batch, c->groups);
-    if (c->groups % d->size) {
-        char ok[128] = "";
-        for (int p = 1; p <= c->groups; p *= 2) snprintf(ok + strlen(ok), sizeof ok - strlen(ok), "%s%d", p > 1 ? ", " : "", p);
-        return dl_fail(DL_EARG, "%d ranks cannot share %d groups with identical results: run with -np %s, or raise --groups",
-                       d->size, c->groups, ok);
+    if (c->groups % d->size) {   /* no uneven split: see README "Reproducibility" for why */
+        char np[256] = "", gs[256] = "";
+        for (int p = 1; p <= c->groups; p++) if (c->groups % p == 0) list_add(np, sizeof np, p);
+        for (int g = d->size; g <= c->batch && g <= GTREE_MAX_GROUPS && strlen(gs) < 200; g += d->size)
+            if (c->batch % g == 0) list_add(gs, sizeof gs, g);
+        if (gs[0])
+            return dl_fail(DL_EARG, "%d ranks cannot share %d groups with identical results: run with -np %s, "
+                           "or with --groups %s for -np %d (--batch %d)", d->size, c->groups, np, gs, d->size, c->batch);
+        return dl_fail(DL_EARG, "%d ranks cannot share %d groups with identical results: run with -np %s, "
+                       "or with a --batch that is a multiple of %d and --groups %d", d->size, c->groups, np, d->size, d->size);
     }
     if (!(c->lr > 0)) return dl_fail(DL_EARG, "--lr must be > 0");
     const char *bm = c->best_metric;
@@ -147,9 +168,12 @@ static void trainer_free(Trainer *t) {
     for (int w = 0; t->wk && w < t->nworkers; w++) {
         Worker *k = &t->wk[w];
         if (w > 0) { k->own.params = NULL; k->own.state = NULL; model_free(&k->own); }   /* borrowed */
-        dl_free(k->x); dl_free(k->targets); dl_free(k->aug_tmp); dl_free(k->labels);
+        dl_free(k->x); dl_free(k->targets); dl_free(k->aug_tmp); dl_free(k->labels); dl_free(k->merges);
     }
     dl_free(t->wk);
+    gtree_free(&t->tree);
+    dist_tree_free(&t->xt);
+    dl_free(t->item_lo); dl_free(t->item_hi); dl_free(t->item_buf); dl_free(t->item_out);
     dl_free(t->reduce_scratch); dl_free(t->ob.state); dl_free(t->seg);
     dl_free(t->seg_lr); dl_free(t->seg_mult);
     dl_free(t->m.prof);
@@ -224,11 +248,14 @@ static DlStatus build(Trainer *t) {
     t->gs = c->batch / c->groups;
     t->local = c->groups / t->d->size;
     /* Threads: with several groups per rank, each thread runs a run of
-     * consecutive groups (a subtree of the gradient sum; BLAS
-     * single-threaded inside), the way ranks do; else BLAS threads. */
+     * consecutive groups (BLAS single-threaded inside), the way ranks do;
+     * else BLAS threads. Every run leaves the subtrees of the sum inside
+     * it, so how the rank's groups are cut into runs changes no bits. */
     t->nworkers = 1;
-    while (t->nworkers * 2 <= c->threads && t->nworkers * 2 <= t->local) t->nworkers *= 2;
+    for (int w = 2; w <= c->threads && w <= t->local; w++)
+        if (t->local % w == 0) t->nworkers = w;
     t->gw = t->local / t->nworkers;
+    gtree_init(&t->tree, t->G);
     t->topk = c->topk > t->train.k ? t->train.k : c->topk;
     t->beta = c->fbeta > 0 ? c->fbeta : t->train.multi ? 2.0 : 0.0;
     DlStatus st = augment_parse(&t->aug, c->augment);
@@ -261,6 +288,7 @@ static DlStatus build(Trainer *t) {
     }
     t->red_n = m->n_params + m->n_bstat + RED_EXTRA;
     t->red = dl_calloc((size_t)t->local * t->red_n, sizeof(float));   /* frozen layers' ranges stay 0 */
+    if (!is_pow2(t->G)) dist_tree_init(&t->xt, t->d, &t->tree, t->red_n);
     t->reduce_scratch = dl_malloc(sizeof(float) * (t->red_n / 2 + 1));
     st = optim_parse_kind(c->optimizer ? c->optimizer : "sgd", &t->opt.kind);
     if (st != DL_OK) return st;
@@ -297,7 +325,30 @@ static DlStatus build(Trainer *t) {
         k->aug_tmp = dl_malloc(sizeof(float) * shape_size(m->input));
         k->labels = dl_malloc(sizeof(int32_t) * t->gw * t->gs);
         k->targets = dl_malloc(sizeof(float) * t->gw * t->gs * m->classes);
+        int g0 = t->d->rank * t->local + w * t->gw;   /* its run of groups, G-wide */
+        k->merges = dl_malloc((size_t)t->gw);
+        gtree_plan(&t->tree, g0, g0 + t->gw, k->merges);
+        DL_CHECK(gtree_roots(&t->tree, g0, g0 + t->gw, NULL) <= GTREE_MAX_DEPTH);
+        k->nroots = gtree_roots(&t->tree, g0, g0 + t->gw, k->first);
     }
+    /* items summed after the workers: their subtrees (parameters), then
+     * every group alone (batch statistics, loss: not summed by the model) */
+    DL_CHECK(gtree_roots(&t->tree, t->d->rank * t->local, (t->d->rank + 1) * t->local, NULL) <= GTREE_MAX_DEPTH);
+    t->nroots = gtree_roots(&t->tree, t->d->rank * t->local, (t->d->rank + 1) * t->local, t->roots);
+    t->item_lo = dl_malloc(sizeof(int) * 2 * t->local);
+    t->item_hi = dl_malloc(sizeof(int) * 2 * t->local);
+    t->ni = 0;
+    for (int w = 0; w < t->nworkers; w++)
+        for (int j = 0; j < t->wk[w].nroots; j++, t->ni++) {
+            t->item_lo[t->ni] = t->wk[w].first[j];
+            t->item_hi[t->ni] = j + 1 < t->wk[w].nroots ? t->wk[w].first[j + 1] : t->d->rank * t->local + (w + 1) * t->gw;
+        }
+    for (int g = 0; g < t->local; g++) {
+        t->item_lo[t->ni + g] = t->d->rank * t->local + g;
+        t->item_hi[t->ni + g] = t->d->rank * t->local + g + 1;
+    }
+    t->item_buf = dl_malloc(sizeof(float *) * t->nworkers * (t->local + 1));
+    t->item_out = dl_malloc(sizeof(int) * t->nworkers * t->local);
     if (st != DL_OK) return st;
     t->perm = dl_malloc(sizeof(int64_t) * t->train.n);
     t->perm_next = dl_malloc(sizeof(int64_t) * t->train.n);
@@ -331,13 +382,10 @@ static double group_loss(Worker *t, const Dataset *ds, const float *logits, int 
     return loss / m->classes;
 }
 
-static void add_into(float *a, const float *b, size_t n) {
-    for (size_t i = 0; i < n; i++) a[i] += b[i];
-}
-
 /* Groups g0 .. g0 + gw of the step on worker k: into group g's buffer
- * red + g * red_n its batch statistics, loss and right answers; into g0's
- * the gradient of the gw groups summed in a balanced tree. */
+ * red + g * red_n its batch statistics, loss and right answers; the
+ * gradients of the gw groups summed into the subtrees of the tree that lie
+ * in the run (k->merges), each in its first group's buffer. */
 static void run_groups(Trainer *t, Worker *k, int epoch, int g0) {
     const TrainConfig *c = t->c;
     Model *m = k->m;
@@ -357,7 +405,7 @@ static void run_groups(Trainer *t, Worker *k, int epoch, int g0) {
     if (k == t->wk) t->prof_data += dl_now() - tp;
     float *red = t->red + (size_t)g0 * t->red_n;
     ForwardArgs a = { .training = 1, .sample = idx, .seed = c->seed, .epoch = epoch, .bstat = red + m->n_params,
-                      .group_n = t->gs, .stride = t->red_n };
+                      .group_n = t->gs, .stride = t->red_n, .merges = k->merges };
     const float *logits = model_forward(m, k->x, n, &a);
     for (int g = 0; g < t->gw; g++) {
         int right = 0;
@@ -402,9 +450,10 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
 #pragma omp parallel for num_threads(W) schedule(static, 1) if (W > 1)
 #endif
     for (int w = 0; w < W; w++) run_groups(t, &t->wk[w], epoch, w * t->gw);
-    /* the groups' sums in a balanced binary tree, ((g0 + g1) + (g2 + g3)):
-     * each worker has summed its groups' gradients; the rest here */
+    /* the groups' sums in the tree (gtree.h): each worker has summed its
+     * run's subtrees; the rest here, up to the subtrees of the rank's block */
     size_t np = m->n_params;
+    const int base = t->d->rank * L;   /* the block's first group */
 #ifdef _OPENMP
 #pragma omp parallel num_threads(W) if (W > 1)
 #endif
@@ -415,18 +464,23 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
         nth = omp_get_num_threads();
 #endif
         size_t lo = np * tid / nth, hi = np * (tid + 1) / nth;
-        for (int span = t->gw; span < L; span *= 2)
-            for (int g = 0; g + span < L; g += 2 * span)
-                add_into(t->red + (size_t)g * t->red_n + lo, t->red + (size_t)(g + span) * t->red_n + lo, hi - lo);
+        float **buf = t->item_buf + (size_t)tid * (L + 1);
+        for (int i = 0; i < t->ni; i++) buf[i] = t->red + (size_t)(t->item_lo[i] - base) * t->red_n + lo;
+        gtree_sum(&t->tree, t->ni, t->item_lo, t->item_hi, buf, hi - lo, t->item_out + (size_t)tid * L);
     }
-    for (int span = 1; span < L; span *= 2)   /* batch statistics, loss, right answers */
-        for (int g = 0; g + span < L; g += 2 * span)
-            add_into(t->red + (size_t)g * t->red_n + np, t->red + (size_t)(g + span) * t->red_n + np, t->red_n - np);
+    for (int g = 0; g < L; g++)   /* batch statistics, loss, right answers */
+        t->item_buf[g] = t->red + (size_t)g * t->red_n + np;
+    gtree_sum(&t->tree, L, t->item_lo + t->ni, t->item_hi + t->ni, t->item_buf, t->red_n - np, t->item_out);
     float *red = t->red;
     red[m->n_params + m->n_bstat + RED_STOP] = g_signal ? 1.0f : 0.0f;   /* summed: any rank stops all */
     double tr = dl_now();
-    if (c->fast_allreduce) dist_allreduce_sum_mpi(t->d, red, t->red_n);
-    else dist_allreduce_sum(t->d, red, t->red_n, t->reduce_scratch);
+    if (c->fast_allreduce) {   /* no fixed order anyway: the rank's subtrees into red, then MPI's sum */
+        for (int j = 1; j < t->nroots; j++)
+            for (size_t i = 0; i < t->red_n; i++) red[i] += t->red[(size_t)(t->roots[j] - base) * t->red_n + i];
+        dist_allreduce_sum_mpi(t->d, red, t->red_n);
+    }
+    else if (is_pow2(t->G)) dist_allreduce_sum(t->d, red, t->red_n, t->reduce_scratch);   /* one subtree per rank */
+    else dist_allreduce_tree(t->d, &t->xt, &t->tree, red, t->red_n);
     t->prof_reduce += dl_now() - tr;
     *loss = red[m->n_params + m->n_bstat + RED_LOSS] / c->batch;
     *correct = red[m->n_params + m->n_bstat + RED_CORRECT];
@@ -498,6 +552,8 @@ static void extra_header(const Trainer *t, char *table, char *csv, size_t cap) {
 /* --profile: where this epoch's training time went, per step. */
 static void profile_report(Trainer *t, int64_t steps, double total) {
     Model *m = &t->m;
+    uint64_t sent = dist_bytes_sent() - t->sent0, most = m->prof ? dist_max_u64(t->d, sent) : 0;
+    t->sent0 = dist_bytes_sent();
     if (t->d->rank == 0 && m->prof) {
         double layers = 0.0, opt = t->prof_opt - t->prof_reduce;
         for (int i = 0; i < 2 * m->n_layers; i++) layers += m->prof[i];
@@ -510,6 +566,13 @@ static void profile_report(Trainer *t, int64_t steps, double total) {
         double rest = total - layers - t->prof_data - t->prof_reduce - opt;
         say(t, "  %-21s %9.3f %15.1f%%\n", "data (load, augment)", 1e3 * t->prof_data / steps, 100.0 * t->prof_data / total);
         say(t, "  %-21s %9.3f %15.1f%%\n", "allreduce", 1e3 * t->prof_reduce / steps, 100.0 * t->prof_reduce / total);
+        int N = t->d->size;
+        double ring = 8.0 * (N - 1) / N * (double)t->red_n;   /* a ring allreduce's bytes per rank */
+        if (N > 1 && !t->c->fast_allreduce)
+            say(t, "  exchange: %.0f bytes sent per rank per step (the most of any rank; rank 0 %.0f), "
+                "%.2fx a ring allreduce's %.0f (%zu floats, %d ranks, %d groups, %d subtree%s per rank at most)\n",
+                (double)most / steps, (double)sent / steps, (double)most / steps / ring, ring, t->red_n, N, t->G,
+                is_pow2(t->G) ? 1 : t->xt.kmax, is_pow2(t->G) || t->xt.kmax == 1 ? "" : "s");
         say(t, "  %-21s %9.3f %15.1f%%\n", "optimizer, bn stats", 1e3 * opt / steps, 100.0 * opt / total);
         say(t, "  %-21s %9.3f %15.1f%%\n", "other (loss, sums)", 1e3 * rest / steps, 100.0 * rest / total);
         say(t, "  %-21s %9.3f\n", "step", 1e3 * total / steps);

@@ -27,6 +27,8 @@ static void dense_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
 /* Samples per group of a call (one group when the caller gives none). */
 static int group_size(const LayerCtx *c) { return c->group_n > 0 ? c->group_n : c->n; }
 
+static void wgrad_planned(const LayerCtx *c, int gn, int G, int U, int In);
+
 #ifdef __AVX512F__
 /* AVX-512 kernels. Each output is summed in an order fixed by the layer's
  * shape alone (forward: over the inputs in order, 16 samples in the lanes
@@ -248,7 +250,7 @@ static void dense_weight_grad(const LayerCtx *c, int gn, int G, int U, int In) {
 
 static void dense_backward(const LayerCtx *c) {
     int gn = group_size(c), G = c->n / gn, U = c->s->units, In = (int)shape_size(c->s->in);
-    if (c->dw) dense_weight_grad(c, gn, G, U, In);
+    if (c->dw) wgrad_planned(c, gn, G, U, In);
     if (c->din) dense_input_grad(c, c->n, U, In);
 }
 
@@ -323,7 +325,7 @@ static void dense_weight_grad(const LayerCtx *c, int gn, int G, int U, int In) {
 
 static void dense_backward(const LayerCtx *c) {
     int gn = group_size(c), G = c->n / gn, U = c->s->units, In = (int)shape_size(c->s->in);
-    if (c->dw) dense_weight_grad(c, gn, G, U, In);
+    if (c->dw) wgrad_planned(c, gn, G, U, In);
     if (c->din && c->din_fresh) memset(c->din, 0, sizeof(float) * c->n * In);
     if (c->din)
         for (int i0 = 0; i0 < In; i0 += IB) {
@@ -335,6 +337,44 @@ static void dense_backward(const LayerCtx *c) {
 }
 
 #endif
+
+/* 1 if the plan is the balanced tree over G (a power of two) groups: after
+ * group g, as many merges as g + 1 has trailing zero bits. */
+static int plan_balanced(const uint8_t *merges, int G) {
+    if (G & (G - 1)) return 0;
+    for (int g = 0; g < G; g++)
+        if (merges[g] != __builtin_ctz((unsigned)g + 1)) return 0;
+    return 1;
+}
+
+/* The weight gradient summed as c->merges says (model.h): the balanced
+ * tree in one call, which streams the weight once; any other tree (groups
+ * not a power of two, gtree.h) one group at a time, each group's gradient
+ * with the bits a call of its own gives it, then summed on a stack of
+ * group buffers in the plan's order. */
+static void wgrad_planned(const LayerCtx *c, int gn, int G, int U, int In) {
+    if (!c->merges || plan_balanced(c->merges, G)) {
+        dense_weight_grad(c, gn, G, U, In);
+        return;
+    }
+    size_t np = (size_t)U * In + U;
+    int top[64], depth = 0;
+    for (int g = 0; g < G; g++) {
+        LayerCtx cg = *c;
+        cg.n = cg.group_n = gn;
+        cg.in = c->in + (size_t)g * gn * In;
+        cg.dout = c->dout + (size_t)g * gn * U;
+        cg.dw = c->dw + g * c->dw_stride;
+        dense_weight_grad(&cg, gn, 1, U, In);
+        DL_CHECK(depth < 64);
+        top[depth++] = g;
+        for (int k = 0; k < c->merges[g]; k++, depth--) {
+            float *dst = c->dw + top[depth - 2] * c->dw_stride;
+            const float *src = c->dw + top[depth - 1] * c->dw_stride;
+            for (size_t e = 0; e < np; e++) dst[e] += src[e];
+        }
+    }
+}
 
 const LayerOps dense_ops = {
     .kind = "dense", .shape = dense_shape, .params = dense_params, .states = no_tensors,

@@ -64,6 +64,8 @@ typedef struct {
     const LayerSpec *s;
     int n;                    /* samples in this call */
     int group_n;              /* grouped layers (dense): samples per group, n a multiple; 0: n */
+    const uint8_t *merges;    /* grouped backward: the groups' sum plan (model.h ForwardArgs) or NULL */
+    size_t dw_stride;         /* with merges: floats from group g's dw to group g+1's */
     int training;             /* 1: batch statistics, dropout on */
     const float *in;          /* (n, in) */
     const float *in2;         /* add: (n, in2), the output of layer `from` */
@@ -102,7 +104,8 @@ typedef struct {
     /* 1: one call takes several groups (c->group_n), runs each group's
      * arithmetic as a call of its own would, and backward WRITES into dw
      * the groups' gradients summed in a balanced binary tree,
-     * ((g0 + g1) + (g2 + g3)). 0: the model calls the layer per group. */
+     * ((g0 + g1) + (g2 + g3)), or by c->merges as model_backward does.
+     * 0: the model calls the layer per group. */
     int grouped;
     /* 1: backward honours c->din_fresh (so the model need not zero din first). */
     int writes_din;
