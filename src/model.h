@@ -53,6 +53,11 @@ DlStatus model_text_load(char **text, const char *name_or_file);
 /* Space-separated zoo names, for messages and --help. */
 const char *model_zoo_names(void);
 
+/* model_text.c: parses `text` (messages say `source:line`) into *count
+ * specs with src/from resolved (shapes not yet); `declared` gets the
+ * `input` line's shape, or zeros. *out is the caller's (dl_free). */
+DlStatus model_text_parse(const char *text, const char *source, LayerSpec **out, int *count, Shape *declared);
+
 /* Parses `text` (messages say `source:line`), resolves shapes for `input`
  * and `classes` (used by `units=classes`), and allocates every buffer for
  * groups of up to max_n samples. Parameters are zero until model_init_params

@@ -23,7 +23,7 @@ static void expect_error(const char *text, const char *needle) {
 static void test_parse_errors(void **s) {
     (void)s;
     expect_error("conv filters=8\nconvv filters=8\n", "net.txt:2: unknown layer kind 'convv'");
-    expect_error("conv filter=8\n", "net.txt:1: 'conv' has no key 'filter' (its keys: name, input, filters, size, stride, pad)");
+    expect_error("conv filter=8\n", "net.txt:1: 'conv' has no key 'filter' (its keys: name, input, filters, groups, size, stride, pad)");
     expect_error("# c\n\nconv filters=eight\n", "net.txt:3: bad value 'eight' for 'filters'");
     expect_error("dense units=10 oops\n", "net.txt:1: expected key=value, got 'oops'");
     expect_error("conv filters=4 pad=sme\n", "net.txt:1: bad value 'sme' for 'pad' (expected a whole number >= 0, same or valid)");
