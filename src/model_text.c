@@ -260,3 +260,29 @@ DlStatus model_text_parse(const char *text, const char *source, LayerSpec **out,
     *count = n;
     return DL_OK;
 }
+
+char *model_text_head_classes(const char *text) {
+    /* the last line that holds a layer (not blank, not a comment, not input) */
+    const char *p = text, *last = NULL, *last_end = NULL;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        const char *end = e ? e : p + strlen(p);
+        const char *q = p;
+        while (q < end && (*q == ' ' || *q == '\t')) q++;
+        if (q < end && *q != '#' && *q != '\r' && strncmp(q, "input ", 6) != 0) { last = q; last_end = end; }
+        p = e ? e + 1 : end;
+    }
+    if (!last || strncmp(last, "dense", 5) != 0 || (last[5] != ' ' && last[5] != '\t')) return dl_strdup(text);
+    const char *u = last;
+    while ((u = strstr(u, "units=")) && u < last_end && u > last && u[-1] != ' ' && u[-1] != '\t') u++;
+    if (!u || u >= last_end) return dl_strdup(text);
+    const char *v = u + 6, *ve = v;
+    while (ve < last_end && *ve >= '0' && *ve <= '9') ve++;
+    if (ve == v) return dl_strdup(text);   /* already units=classes */
+    size_t head = (size_t)(v - text), len = strlen(text);
+    char *out = dl_malloc(len + 16);
+    memcpy(out, text, head);
+    strcpy(out + head, "classes");
+    strcat(out, ve);
+    return out;
+}
