@@ -23,7 +23,8 @@ typedef struct {
     const char *name;   /* points into the proto */
     int is_const;
     int layer;          /* activation: the layer whose output it is; -1: the model input */
-    int flat;           /* activation: an ONNX 2-D (N, D) tensor */
+    int rank;           /* activation: its ONNX rank, batch included (dltrain shapes
+                         * (C, H, W) hold (N, D) as (D, 1, 1), (N, C, L) as (C, L, 1)) */
     OnnxTensor t;       /* constant (owned) */
 } Value;
 
@@ -42,7 +43,7 @@ typedef struct {
     int nl, capl;
     Shape input;
     int input_rank;
-    int nhwc, softmax, opset;
+    int nhwc, softmax, opset, training;
     const Onnx__NodeProto *node;   /* the node being mapped, for messages */
     char where[512];
 } Ctx;
@@ -74,10 +75,10 @@ static Value *add_value(Ctx *c, const char *name) {
     return v;
 }
 
-static void set_act(Ctx *c, const char *name, int layer, int flat) {
+static void set_act(Ctx *c, const char *name, int layer, int rank) {
     Value *v = add_value(c, name);
     v->layer = layer;
-    v->flat = flat;
+    v->rank = rank;
 }
 
 static Shape act_shape(Ctx *c, const Value *v) { return v->layer < 0 ? c->input : c->L[v->layer].s.out; }
@@ -149,7 +150,7 @@ static void layer_name(Ctx *c, char *out, const char *weight, const char *kind) 
  * shapes it; the node's first output becomes its activation. */
 static DlStatus add_layer(Ctx *c, LayerSpec *s, const Value *src, const Value *from, const char *weight) {
     const char *kind = layer_ops(s->kind)->kind;
-    int src_flat = src->flat;
+    int src_rank = src->rank;
     if (src->layer < 0 && c->nl > 0)
         return FAIL(c, "reads the graph input, but in dltrain only the first layer can (a graph with two branches from its input)");
     if (from && from->layer < 0) return FAIL(c, "adds or stacks the graph input itself; dltrain's add/concat take an earlier layer's output");
@@ -172,10 +173,10 @@ static DlStatus add_layer(Ctx *c, LayerSpec *s, const Value *src, const Value *f
     const Onnx__NodeProto *n = c->node;
     if (n->n_output < 1 || !n->output[0][0]) return FAIL(c, "has no output");
     /* ONNX rank: dense and flatten make (N, D); element-wise layers keep their input's */
-    int flat = s->kind == LK_DENSE || s->kind == LK_FLATTEN ? 1
-             : s->kind == LK_CONV || s->kind == LK_DWCONV || s->kind == LK_MAXPOOL || s->kind == LK_AVGPOOL || s->kind == LK_GAP ? 0
-             : src_flat;
-    set_act(c, n->output[0], c->nl - 1, flat);
+    int rank = s->kind == LK_DENSE || s->kind == LK_FLATTEN ? 2
+             : s->kind == LK_CONV || s->kind == LK_DWCONV || s->kind == LK_MAXPOOL || s->kind == LK_AVGPOOL || s->kind == LK_GAP ? 4
+             : src_rank;
+    set_act(c, n->output[0], c->nl - 1, rank);
     return DL_OK;
 }
 
@@ -235,7 +236,7 @@ static DlStatus map_conv(Ctx *c) {
     DlStatus st;
     if ((st = in_act(c, 0, &x)) || (st = in_const(c, 1, &w, 0)) || (st = in_const(c, 2, &b, 1))) return st;
     Shape in = act_shape(c, x);
-    if (x->flat) return FAIL(c, "needs a 4-D input");
+    if (x->rank != 4) return FAIL(c, "needs a 4-D input (N, C, H, W); got rank %d", x->rank);
     if (w->rank != 4) return FAIL(c, "weight '%s' is not 4-D (K, C/groups, R, S)", c->node->input[1]);
     int64_t G = onnx_attr_int(c->node, "group", 1), K = w->dims[0];
     if (G < 1 || G > in.c || w->dims[1] * G != in.c || K % G)
@@ -271,6 +272,10 @@ static DlStatus map_bn(Ctx *c) {
     s.eps = onnx_attr_float(c->node, "epsilon", 1e-5f);
     s.momentum = 1.0f - onnx_attr_float(c->node, "momentum", 0.9f);   /* ONNX weighs the old value, PyTorch the new */
     if (!(s.eps > 0.0f) || !(s.momentum >= 0.0f && s.momentum <= 1.0f)) return FAIL(c, "epsilon or momentum out of range");
+    int extra = 0;   /* opsets 9-13: the running-statistics outputs make it a training node */
+    for (size_t k = 1; k < c->node->n_output; k++) extra |= c->node->output[k][0] != '\0';
+    if (extra || onnx_attr_int(c->node, "training_mode", 0) || (c->opset < 7 && !onnx_attr_int(c->node, "is_test", 0)))
+        c->training = 1;   /* (before opset 7, is_test=0 meant training) */
     if ((st = add_layer(c, &s, x, NULL, c->node->input[1]))) return st;
     ILayer *l = &c->L[c->nl - 1];
     for (int k = 0; k < 4; k++) set_array(l, k, copy_floats(t[k]->f, (size_t)in.c), (size_t)in.c);
@@ -308,9 +313,13 @@ static DlStatus map_unary(Ctx *c, LayerKind k) {
                     if (strcmp(c->g->node[i]->input[j], mask) == 0) return FAIL(c, "its mask output is used; dltrain's dropout has none");
         }
         s.rate = onnx_attr_float(c->node, "ratio", 0.5f);
+        if (c->opset < 7 && !onnx_attr_int(c->node, "is_test", 0)) c->training = 1;
         const OnnxTensor *r;
         if (c->opset >= 12 && (st = in_const(c, 1, &r, 1)) == DL_OK && r) s.rate = r->f[0];
         if (st) return st;
+        if (c->opset >= 12 && (st = in_const(c, 2, &r, 1)) == DL_OK && r && r->i[0]) c->training = 1;
+        if (st) return st;
+        if (!(s.rate >= 0.0f && s.rate < 1.0f)) return FAIL(c, "ratio %g is not in [0, 1)", s.rate);
     }
     return add_layer(c, &s, x, NULL, NULL);
 }
@@ -319,7 +328,7 @@ static DlStatus map_pool(Ctx *c, LayerKind k) {
     Value *x;
     DlStatus st;
     if ((st = in_act(c, 0, &x))) return st;
-    if (x->flat) return FAIL(c, "needs a 4-D input");
+    if (x->rank != 4) return FAIL(c, "needs a 4-D input (N, C, H, W); got rank %d", x->rank);
     if (c->node->n_output > 1 && c->node->output[1][0]) return FAIL(c, "its Indices output is not supported");
     Shape in = act_shape(c, x);
     LayerSpec s = spec_of(k);
@@ -350,11 +359,13 @@ static DlStatus map_flatten(Ctx *c, int reshape) {
         if ((st = in_const(c, 1, &t, 0))) return st;
         if (t->rank != 1 || t->count != 2 || !(t->i[1] == -1 || t->i[1] == D) || (t->i[0] == -1 && t->i[1] != D) || t->i[0] < -1)
             return FAIL(c, "reshapes to something other than (batch, %lld); only that flatten is supported", (long long)D);
-    } else if (onnx_attr_int(c->node, "axis", 1) != 1) {
-        return FAIL(c, "axis=%lld; only axis=1 (keep the batch) is supported", (long long)onnx_attr_int(c->node, "axis", 1));
+    } else {
+        int64_t axis = onnx_attr_int(c->node, "axis", 1);
+        if (axis != 1 && axis + x->rank != 1)
+            return FAIL(c, "axis=%lld; only axis=1 (keep the batch) is supported", (long long)axis);
     }
-    if (in.h == 1 && in.w == 1 && x->layer >= 0) {   /* already (N, C): the same floats */
-        set_act(c, c->node->output[0], x->layer, 1);
+    if (x->rank <= 2 && x->layer >= 0) {   /* already (N, D): the same floats */
+        set_act(c, c->node->output[0], x->layer, 2);
         return DL_OK;
     }
     LayerSpec s = spec_of(LK_FLATTEN);
@@ -370,8 +381,7 @@ static DlStatus map_dense(Ctx *c, int matmul) {
     if (!matmul && (st = in_const(c, 2, &b, 1))) return st;
     Shape in = act_shape(c, x);
     int64_t D = (int64_t)shape_size(in);
-    if (!x->flat && !(in.h == 1 && in.w == 1 && c->input_rank == 2))
-        return FAIL(c, "needs a 2-D input (N, D): put a Flatten before it");
+    if (x->rank != 2) return FAIL(c, "needs a 2-D input (N, D), got rank %d: put a Flatten before it", x->rank);
     int transB = matmul ? 0 : (int)onnx_attr_int(c->node, "transB", 0);
     if (!matmul && onnx_attr_int(c->node, "transA", 0)) return FAIL(c, "transA=1 is not supported");
     if (w->rank != 2 || w->dims[transB ? 1 : 0] != D)
@@ -419,11 +429,11 @@ static DlStatus map_add(Ctx *c) {
         int64_t U = l->s.kind == LK_DENSE ? l->s.units : l->s.filters;
         if (t->count != U && t->count != 1) return FAIL(c, "bias has %lld values for %lld outputs", (long long)t->count, (long long)U);
         for (int64_t u = 0; u < U; u++) l->arr[1][u] += t->f[t->count == 1 ? 0 : u];
-        set_act(c, n->output[0], x->layer, x->flat);
+        set_act(c, n->output[0], x->layer, x->rank);
         return DL_OK;
     }
     Shape sa = act_shape(c, a), sb = act_shape(c, b);
-    if (sa.c != sb.c || sa.h != sb.h || sa.w != sb.w) return FAIL(c, "adds tensors of different shapes (broadcasting is not supported)");
+    if (sa.c != sb.c || sa.h != sb.h || sa.w != sb.w || a->rank != b->rank) return FAIL(c, "adds tensors of different shapes (broadcasting is not supported)");
     LayerSpec s = spec_of(LK_ADD);
     /* the input is the later of the two: dltrain reads `from=` from an earlier layer */
     if (a->layer < b->layer) { Value *t = a; a = b; b = t; }
@@ -437,7 +447,7 @@ static DlStatus map_concat(Ctx *c) {
     DlStatus st;
     if ((st = in_act(c, 0, &first))) return st;
     int64_t axis = onnx_attr_int(n, "axis", 1);
-    if (!(axis == 1 || (axis == -3 && !first->flat) || (axis == -1 && first->flat)))
+    if (first->rank < 2 || !(axis == 1 || axis + first->rank == 1))
         return FAIL(c, "axis=%lld: only the channel axis (1) is supported", (long long)axis);
     Value cur = *first;
     for (size_t k = 1; k < n->n_input; k++) {
@@ -453,17 +463,33 @@ static DlStatus map_concat(Ctx *c) {
 /* A Transpose right after the graph input, NHWC -> NCHW (tf2onnx's Keras
  * graphs): the model's input is then the NCHW image, as dltrain feeds it. */
 static DlStatus map_transpose(Ctx *c) {
-    Value *x;
+    Value *x = c->node->n_input ? find(c, c->node->input[0]) : NULL;
     DlStatus st;
+    if (x && x->is_const && x->t.rank == 2) {   /* a weight written (D, U) for a Gemm / MatMul: transposed here */
+        int64_t p2[2] = { 1, 0 };
+        int np2 = onnx_attr_ints(c->node, "perm", p2, 2);
+        if (np2 < 0 || p2[0] != 1 || p2[1] != 0) return FAIL(c, "only perm 1,0 is supported on a constant");
+        OnnxTensor t = x->t;
+        size_t R = (size_t)t.dims[0], C = (size_t)t.dims[1], cnt = R * C > 0 ? R * C : 1;
+        t.f = dl_malloc(sizeof(float) * cnt);
+        t.i = dl_malloc(sizeof(int64_t) * cnt);
+        for (size_t r = 0; r < R; r++)
+            for (size_t k = 0; k < C; k++) { t.f[k * R + r] = x->t.f[r * C + k]; t.i[k * R + r] = x->t.i[r * C + k]; }
+        t.dims[0] = (int64_t)C; t.dims[1] = (int64_t)R;
+        Value *v = add_value(c, c->node->output[0]);
+        v->is_const = 1;
+        v->t = t;
+        return DL_OK;
+    }
     if ((st = in_act(c, 0, &x))) return st;
     int64_t p[4];
     int np = onnx_attr_ints(c->node, "perm", p, 4);
-    if (x->layer >= 0 || c->nl > 0 || c->input_rank != 4 || c->nhwc || np != 4 || p[0] != 0 || p[1] != 3 || p[2] != 1 || p[3] != 2)
+    if (x->layer >= 0 || c->nl > 0 || x->rank != 4 || c->nhwc || np != 4 || p[0] != 0 || p[1] != 3 || p[2] != 1 || p[3] != 2)
         return FAIL(c, "only a Transpose with perm 0,3,1,2 straight after the graph input (NHWC -> NCHW) is supported");
     Shape nhwc = c->input;   /* read as (C, H, W) = (H, W, C) */
     c->input = (Shape){ nhwc.w, nhwc.c, nhwc.h };
     c->nhwc = 1;
-    set_act(c, c->node->output[0], -1, 0);
+    set_act(c, c->node->output[0], -1, 4);
     return DL_OK;
 }
 
@@ -486,7 +512,7 @@ static DlStatus map_node(Ctx *c, const Onnx__NodeProto *n) {
         Value *x;
         DlStatus st = in_act(c, 0, &x);
         if (st) return st;
-        if (x->flat) return FAIL(c, "needs a 4-D input");
+        if (x->rank != 4) return FAIL(c, "needs a 4-D input (N, C, H, W); got rank %d", x->rank);
         LayerSpec s = spec_of(LK_GAP);
         return add_layer(c, &s, x, NULL, NULL);
     }
@@ -511,8 +537,8 @@ static DlStatus map_node(Ctx *c, const Onnx__NodeProto *n) {
             v->t = t;
             return DL_OK;
         }
-        int layer = x->layer, flat = x->flat;
-        set_act(c, n->output[0], layer, flat);
+        int layer = x->layer, rank = x->rank;
+        set_act(c, n->output[0], layer, rank);
         return DL_OK;
     }
     if (!strcmp(op, "Constant")) {
@@ -532,10 +558,10 @@ static DlStatus map_node(Ctx *c, const Onnx__NodeProto *n) {
         if (st) return st;
         int last = c->g->n_output == 1 && c->g->output[0]->name && strcmp(c->g->output[0]->name, n->output[0]) == 0;
         int64_t axis = onnx_attr_int(n, "axis", c->opset >= 13 ? -1 : 1);
-        if (!last || !x->flat || !(axis == 1 || axis == -1) || x->layer < 0)
+        if (!last || x->rank != 2 || !(axis == 1 || axis == -1) || x->layer < 0)
             return FAIL(c, "Softmax is supported only as the graph's last node on (N, classes) (dltrain's models output logits)");
         c->softmax = 1;
-        set_act(c, n->output[0], x->layer, 1);
+        set_act(c, n->output[0], x->layer, 2);
         return DL_OK;
     }
     return FAIL(c, "op '%s' is not supported by import (it maps Conv, BatchNormalization, Relu, LeakyRelu, Clip, MaxPool, "
@@ -566,8 +592,8 @@ static DlStatus graph_input(Ctx *c, const OnnxFeed *feeds, int n_feeds) {
     if (tp->tensor_type->has_elem_type && tp->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
         return dl_fail(DL_EFORMAT, "%s: input '%s' is not float32", c->source, data->name);
     const Onnx__TensorShapeProto *sh = tp->tensor_type->shape;
-    if (sh->n_dim != 4 && sh->n_dim != 2)
-        return dl_fail(DL_EFORMAT, "%s: input '%s' has %zu dims; import takes (N, C, H, W) images or (N, D) vectors", c->source,
+    if (sh->n_dim < 1 || sh->n_dim > 4)
+        return dl_fail(DL_EFORMAT, "%s: input '%s' has %zu dims; import takes (N, C, H, W) images, (N, C, L) or (N, D)", c->source,
                        data->name, sh->n_dim);
     int64_t d[3] = { 1, 1, 1 };
     for (size_t i = 1; i < sh->n_dim; i++) {
@@ -580,7 +606,7 @@ static DlStatus graph_input(Ctx *c, const OnnxFeed *feeds, int n_feeds) {
     if (d[0] * d[1] * d[2] > ((int64_t)1 << 28)) return dl_fail(DL_EFORMAT, "%s: input '%s' is too large", c->source, data->name);
     c->input = (Shape){ (int)d[0], (int)d[1], (int)d[2] };
     c->input_rank = (int)sh->n_dim;
-    set_act(c, data->name, -1, sh->n_dim == 2);
+    set_act(c, data->name, -1, (int)sh->n_dim);
     return DL_OK;
 }
 
@@ -597,8 +623,8 @@ static DlStatus walk(Ctx *c, const Onnx__ModelProto *mp, const OnnxFeed *feeds, 
         if ((!o->domain || !o->domain[0] || !strcmp(o->domain, "ai.onnx")) && o->has_version) c->opset = (int)o->version;
     }
     if (c->opset < 0) return dl_fail(DL_EFORMAT, "%s: no ONNX opset is declared (opset_import)", c->source);
-    if (c->opset < 7 || c->opset > 17)
-        return dl_fail(DL_EFORMAT, "%s: opset %d; import reads opsets 7 to 17 (export again with opset_version=13, say)", c->source, c->opset);
+    if (c->opset < 1 || c->opset > 17)
+        return dl_fail(DL_EFORMAT, "%s: opset %d; import reads opsets 1 to 17 (export again with opset_version=13, say)", c->source, c->opset);
     const Onnx__GraphProto *g = mp->graph;
     if (!g) return dl_fail(DL_EFORMAT, "%s: the model has no graph", c->source);
     c->g = g;
@@ -706,6 +732,7 @@ DlStatus onnx_import(OnnxImport *out, const uint8_t *buf, size_t len, const char
             }
         out->nhwc = c.nhwc;
         out->dropped_softmax = c.softmax;
+        out->training_graph = c.training;
         out->opset = c.opset;
         snprintf(out->producer, sizeof out->producer, "%s", mp->producer_name ? mp->producer_name : "");
     }

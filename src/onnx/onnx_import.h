@@ -32,6 +32,9 @@ typedef struct {
     size_t *sizes;           /* (n_layers * 4) floats in each */
     int nhwc;                /* the graph took NHWC input behind a leading Transpose */
     int dropped_softmax;     /* a trailing Softmax was left to dltrain (logits out) */
+    int training_graph;      /* the graph is in training mode (BatchNormalization with
+                              * training outputs or training_mode=1, Dropout with
+                              * training_mode): ONNX runs it with batch statistics */
     int opset;
     char producer[64];
 } OnnxImport;
