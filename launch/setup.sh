@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 # Build tools and libraries (README, "Dependencies", says what each is for).
 PKGS=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
       libhdf5-dev hdf5-tools libturbojpeg0-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist
-      libprotobuf-c-dev protobuf-c-compiler)
+      libprotobuf-c-dev protobuf-c-compiler
+      # ONNX import tests: PyTorch exports torchvision networks (test_onnx_torch),
+      # onnx.helper writes small graphs (cli_import.sh), ONNX's conformance data
+      python3-torch python3-torchvision python3-onnx python3-h5py python3-numpy libonnx-testdata)
 
 missing=()
 for p in "${PKGS[@]}"; do

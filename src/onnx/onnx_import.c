@@ -44,6 +44,7 @@ typedef struct {
     Shape input;
     int input_rank;
     int nhwc, softmax, opset, training;
+    size_t act_floats;             /* per-sample floats of the layers so far */
     const Onnx__NodeProto *node;   /* the node being mapped, for messages */
     char where[512];
 } Ctx;
@@ -166,6 +167,12 @@ static DlStatus add_layer(Ctx *c, LayerSpec *s, const Value *src, const Value *f
         snprintf(msg, sizeof msg, "%s", dl_errmsg());
         return FAIL(c, "as dltrain %s: %s", kind, msg);
     }
+    /* what model_init will allocate per sample: bounded, so a hostile file cannot ask for terabytes */
+    const LayerOps *ops = layer_ops(s->kind);
+    size_t need = shape_size(s->out) + ops->scratch_count(s, 1) + ops->cache_count(s, 1) + layer_param_count(s);
+    c->act_floats += need;
+    if (shape_size(s->out) > ONNX_MAX_ELEMS || need > ONNX_MAX_ELEMS || c->act_floats > 4 * ONNX_MAX_ELEMS)
+        return FAIL(c, "needs more than 1 GiB of memory per image (output %dx%dx%d)", s->out.c, s->out.h, s->out.w);
     if (c->nl == c->capl) c->L = dl_realloc(c->L, sizeof *c->L * (size_t)(c->capl = c->capl ? 2 * c->capl : 32));
     ILayer *l = &c->L[c->nl++];
     memset(l, 0, sizeof *l);
