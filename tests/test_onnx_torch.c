@@ -2,7 +2,8 @@
  * imported, against PyTorch itself (issue 16, Must show 1).
  * tests/onnx/make_torch_onnx.py (run here into the build directory, with
  * Debian's python3-torch and python3-torchvision; the files are large and
- * not committed) exports resnet18 and mobilenet_v2(width_mult=0.5) with
+ * not committed) exports resnet18 and mobilenet_v2(width_mult=0.5) (and, logits
+ * only, mobilenet_v2 at width 1.0 and squeezenet1_1) with
  * random weights and randomised batch-norm statistics at 3x64x64, once in
  * eval mode (batch norm folded into the convolutions) and once with
  * training=TrainingMode.TRAINING (BatchNormalization nodes kept), and
@@ -37,7 +38,8 @@
 static int generate(void **state) {
     (void)state;
     struct stat sb;
-    if (stat(OUTDIR "/mobilenet_v2_05_bn_ref.h5", &sb) == 0 && stat(OUTDIR "/resnet18_bn_ref.h5", &sb) == 0) return 0;
+    if (stat(OUTDIR "/mobilenet_v2_05_bn_ref.h5", &sb) == 0 && stat(OUTDIR "/resnet18_bn_ref.h5", &sb) == 0 &&
+        stat(OUTDIR "/squeezenet1_1_bn_ref.h5", &sb) == 0 && stat(OUTDIR "/mobilenet_v2_10_bn_ref.h5", &sb) == 0) return 0;
     int rc = system("/usr/bin/python3 " DL_SOURCE_DIR "/tests/onnx/make_torch_onnx.py " OUTDIR);
     if (rc != 0) {
         fprintf(stderr, "make_torch_onnx.py failed (rc %d): this test needs python3-torch, python3-torchvision, python3-h5py "
@@ -160,6 +162,10 @@ static void test_resnet18_folded(void **s) { (void)s; check_net("resnet18", "eva
 static void test_resnet18_bn(void **s) { (void)s; check_net("resnet18", "bn", 1); }
 static void test_mobilenet_v2_folded(void **s) { (void)s; check_net("mobilenet_v2_05", "eval", 0); }
 static void test_mobilenet_v2_bn(void **s) { (void)s; check_net("mobilenet_v2_05", "bn", 1); }
+/* beyond Must show 1: width 1.0, and squeezenet1_1 (fire modules: concat,
+ * ceil-mode max pooling; its kept-batch-norm export has training-mode Dropout) */
+static void test_mobilenet_v2_10(void **s) { (void)s; check_net("mobilenet_v2_10", "eval", 0); check_net("mobilenet_v2_10", "bn", 0); }
+static void test_squeezenet1_1(void **s) { (void)s; check_net("squeezenet1_1", "eval", 0); check_net("squeezenet1_1", "bn", 0); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -167,6 +173,8 @@ int main(void) {
         cmocka_unit_test(test_resnet18_bn),
         cmocka_unit_test(test_mobilenet_v2_folded),
         cmocka_unit_test(test_mobilenet_v2_bn),
+        cmocka_unit_test(test_mobilenet_v2_10),
+        cmocka_unit_test(test_squeezenet1_1),
     };
     return cmocka_run_group_tests(tests, generate, NULL);
 }

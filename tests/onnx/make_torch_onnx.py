@@ -4,7 +4,7 @@ PyTorch's reference outputs for tests/test_onnx_torch.c.
 
     /usr/bin/python3 tests/onnx/make_torch_onnx.py OUTDIR
 
-For resnet18 and mobilenet_v2(width_mult=0.5) at 3x64x64 (random weights,
+For resnet18, mobilenet_v2(width_mult=0.5 and 1.0) and squeezenet1_1 at 3x64x64 (random weights,
 batch-norm affine parameters and running statistics randomised too, so that
 folding them matters) it writes OUTDIR/NAME_eval.onnx (eval-mode export:
 batch norm folded into the convolutions), OUTDIR/NAME_bn.onnx (exported with
@@ -47,7 +47,9 @@ def randomise(m, g):
 
 def main():
     nets = {"resnet18": lambda: torchvision.models.resnet18(),
-            "mobilenet_v2_05": lambda: torchvision.models.mobilenet_v2(width_mult=0.5)}
+            "mobilenet_v2_05": lambda: torchvision.models.mobilenet_v2(width_mult=0.5),
+            "mobilenet_v2_10": lambda: torchvision.models.mobilenet_v2(width_mult=1.0),
+            "squeezenet1_1": lambda: torchvision.models.squeezenet1_1()}
     for name, make in nets.items():
         torch.manual_seed(1)
         g = torch.Generator().manual_seed(2)
