@@ -42,6 +42,9 @@ static size_t elem_size(int32_t type) {
     }
 }
 
+/* A float value as an integer, 0 where the conversion is undefined (NaN, out of range). */
+static int64_t to_i64(double v) { return v >= -9.0e18 && v <= 9.0e18 ? (int64_t)v : 0; }
+
 DlStatus onnx_tensor(OnnxTensor *out, const Onnx__TensorProto *t, const char *where) {
     memset(out, 0, sizeof *out);
     const char *name = t->name ? t->name : "";
@@ -92,11 +95,11 @@ DlStatus onnx_tensor(OnnxTensor *out, const Onnx__TensorProto *t, const char *wh
         case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: {
             float x;
             if (raw) memcpy(&x, raw + 4 * k, 4); else x = t->float_data[k];
-            v = x; iv = (int64_t)x; break;
+            v = x; iv = to_i64(v); break;
         }
         case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
             if (raw) memcpy(&v, raw + 8 * k, 8); else v = t->double_data[k];
-            iv = (int64_t)v; break;
+            iv = to_i64(v); break;
         case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: {
             int32_t x;
             if (raw) memcpy(&x, raw + 4 * k, 4); else x = t->int32_data[k];
