@@ -55,6 +55,10 @@ DlStatus model_init(Model *m, const char *text, const char *source, Shape input,
             if (classes < 1) st = dl_fail(DL_EFORMAT, "%s:%d: units=classes needs a dataset (give units=N)", source, s->line);
             else s->units = classes;
         }
+        if (s->kind == LK_CONV && s->filters == UNITS_CLASSES) {   /* a conv head (SqueezeNet's) */
+            if (classes < 1) st = dl_fail(DL_EFORMAT, "%s:%d: filters=classes needs a dataset (give filters=N)", source, s->line);
+            else s->filters = classes;
+        }
         if (st == DL_OK && (st = layer_ops(s->kind)->shape(s)) != DL_OK) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", dl_errmsg());

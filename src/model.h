@@ -53,9 +53,11 @@ DlStatus model_text_load(char **text, const char *name_or_file);
 /* Space-separated zoo names, for messages and --help. */
 const char *model_zoo_names(void);
 
-/* model_text.c: a copy of `text` whose last layer, if it is a dense layer
- * with units=N, has units=classes (a checkpoint's model on a dataset with
- * its own class count: the head takes the dataset's). Caller frees. */
+/* model_text.c: a copy of `text` whose head, the last dense (units=N) or
+ * conv (filters=N) layer when only relu, gap, flatten or dropout layers
+ * follow it, has units=classes / filters=classes (a checkpoint's model on a
+ * dataset with its own class count: the head takes the dataset's). Caller
+ * frees. */
 char *model_text_head_classes(const char *text);
 
 /* model_text.c: parses `text` (messages say `source:line`) into *count

@@ -110,8 +110,10 @@ static DlStatus parse_key(LayerSpec *s, const char *key, const char *val, const 
              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == strlen(val);
         if (ok) strcpy(dst, val);
         else return dl_fail(DL_EFORMAT, "%s: %s '%s' must be letters, digits, '_', '-' or '.' (at most 63)", where, key, val);
-    } else if (strcmp(key, "filters") == 0) ok = parse_int(val, &s->filters);
-    else if (strcmp(key, "groups") == 0) ok = parse_int(val, &s->groups) && s->groups >= 1;
+    } else if (strcmp(key, "filters") == 0) {
+        if (strcmp(val, "classes") == 0) s->filters = UNITS_CLASSES;
+        else ok = parse_int(val, &s->filters);
+    } else if (strcmp(key, "groups") == 0) ok = parse_int(val, &s->groups) && s->groups >= 1;
     else if (strcmp(key, "ceil") == 0) ok = parse_int(val, &s->ceil_mode) && (s->ceil_mode == 0 || s->ceil_mode == 1);
     else if (strcmp(key, "count_pad") == 0) ok = parse_int(val, &s->count_pad) && (s->count_pad == 0 || s->count_pad == 1);
     else if (strcmp(key, "min") == 0) ok = parse_float(val, &s->lo) && isfinite(s->lo);
@@ -131,7 +133,7 @@ static DlStatus parse_key(LayerSpec *s, const char *key, const char *val, const 
     else if (strcmp(key, "momentum") == 0) ok = parse_float(val, &s->momentum) && s->momentum >= 0 && s->momentum <= 1;
     if (!ok) {
         static const struct { const char *key, *want; } hint[] = {
-            { "filters", "a whole number >= 1" }, { "size", "a whole number >= 1" }, { "stride", "a whole number >= 1" },
+            { "filters", "a whole number >= 1 or classes" }, { "size", "a whole number >= 1" }, { "stride", "a whole number >= 1" },
             { "pad", "a whole number >= 0, same or valid" }, { "units", "a whole number >= 1 or classes" },
             { "alpha", "a number >= 0" }, { "rate", "a number in [0, 1)" }, { "eps", "a number > 0" },
             { "momentum", "a number in [0, 1]" }, { "groups", "a whole number >= 1 dividing the input and output channels" },
@@ -262,27 +264,41 @@ DlStatus model_text_parse(const char *text, const char *source, LayerSpec **out,
 }
 
 char *model_text_head_classes(const char *text) {
-    /* the last line that holds a layer (not blank, not a comment, not input) */
-    const char *p = text, *last = NULL, *last_end = NULL;
+    /* the last dense or conv line, if only parameter-free layers that keep the
+     * channel count follow it (relu, pooling to a vector, flatten, dropout) */
+    static const char *const after[] = { "relu", "relu6", "clip", "leaky", "gap", "flatten", "dropout" };
+    const char *p = text, *head = NULL, *head_end = NULL;
+    const char *key = NULL;
     while (*p) {
         const char *e = strchr(p, '\n');
         const char *end = e ? e : p + strlen(p);
         const char *q = p;
         while (q < end && (*q == ' ' || *q == '\t')) q++;
-        if (q < end && *q != '#' && *q != '\r' && strncmp(q, "input ", 6) != 0) { last = q; last_end = end; }
+        size_t kl = 0;
+        while (q + kl < end && q[kl] != ' ' && q[kl] != '\t' && q[kl] != '\r' && q[kl] != '#') kl++;
+        if (kl && *q != '#' && !(kl == 5 && !strncmp(q, "input", 5))) {
+            if ((kl == 5 && !strncmp(q, "dense", 5)) || (kl == 4 && !strncmp(q, "conv", 4))) {
+                head = q; head_end = end; key = q[0] == 'd' ? "units=" : "filters=";
+            } else {
+                int ok = 0;
+                for (size_t i = 0; i < sizeof after / sizeof *after; i++) ok |= strlen(after[i]) == kl && !strncmp(q, after[i], kl);
+                if (!ok) head = NULL;
+            }
+        }
         p = e ? e + 1 : end;
     }
-    if (!last || strncmp(last, "dense", 5) != 0 || (last[5] != ' ' && last[5] != '\t')) return dl_strdup(text);
-    const char *u = last;
-    while ((u = strstr(u, "units=")) && u < last_end && u > last && u[-1] != ' ' && u[-1] != '\t') u++;
-    if (!u || u >= last_end) return dl_strdup(text);
-    const char *v = u + 6, *ve = v;
-    while (ve < last_end && *ve >= '0' && *ve <= '9') ve++;
-    if (ve == v) return dl_strdup(text);   /* already units=classes */
-    size_t head = (size_t)(v - text), len = strlen(text);
+    if (!head) return dl_strdup(text);
+    const char *u = head;
+    size_t klen = strlen(key);
+    while ((u = strstr(u, key)) && u < head_end && (u[-1] != ' ' && u[-1] != '\t')) u++;
+    if (!u || u >= head_end) return dl_strdup(text);
+    const char *v = u + klen, *ve = v;
+    while (ve < head_end && *ve >= '0' && *ve <= '9') ve++;
+    if (ve == v) return dl_strdup(text);   /* already =classes */
+    size_t pre = (size_t)(v - text), len = strlen(text);
     char *out = dl_malloc(len + 16);
-    memcpy(out, text, head);
-    strcpy(out + head, "classes");
+    memcpy(out, text, pre);
+    strcpy(out + pre, "classes");
     strcat(out, ve);
     return out;
 }
