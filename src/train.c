@@ -816,7 +816,8 @@ static DlStatus init_from(Trainer *t, const char *path) {
     if (st == DL_OK) st = checkpoint_load_matching(path, m, reinit, out);
     if (st == DL_OK && t->d->rank == 0) {
         static const char *what[] = { "", "loaded", "new", "re-initialised (other shape)", "re-initialised (new head)" };
-        printf("init from %s (trained on %d classes%s):\n", path, info.k, same_classes ? ", the same" : "");
+        if (info.k > 0) printf("init from %s (trained on %d classes%s):\n", path, info.k, same_classes ? ", the same" : "");
+        else printf("init from %s (no classes recorded: an imported network):\n", path);
         for (int k = INIT_LOADED; k <= INIT_HEAD; k++) {
             int any = 0;
             for (int i = 0; i < m->n_layers; i++)
