@@ -81,7 +81,7 @@ int cli_import(int argc, char **argv) {
     const char *out = NULL, *mean = NULL, *std = NULL;
     int overwrite = 0;
     const Flag flags[] = {
-        { "o", F_STR, &out, NULL, "the checkpoint to write (START.h5)" },
+        { "o", F_STR, &out, "required", "the checkpoint to write (START.h5)" },
         { "mean", F_STR, &mean, "none", "per-channel mean the network expects on [0,1] inputs, R,G,B (recorded in the checkpoint)" },
         { "std", F_STR, &std, "none", "per-channel std, R,G,B (with --mean)" },
         { "overwrite", F_BOOL, &overwrite, NULL, "replace an existing -o file" },
@@ -99,6 +99,7 @@ int cli_import(int argc, char **argv) {
     for (int i = 1; i < argc; i++) rest[i - 1] = !strcmp(argv[i], "-o") ? "--o" : argv[i];
     if (st == DL_OK) st = flags_parse(flags, nflags, argc - 1, rest, "dltrain import");
     dl_free(rest);
+    if (st == DL_OK && !out) st = dl_fail(DL_EARG, "import: -o START.h5 is required (the checkpoint to write)");
     if (st == DL_OK && mean && !strcmp(mean, "none")) mean = NULL;
     if (st == DL_OK && std && !strcmp(std, "none")) std = NULL;
     if (st == DL_OK) st = cli_import_run(in, out, mean, std, overwrite, 0);
