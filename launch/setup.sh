@@ -10,6 +10,7 @@ PKGS=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-de
       libhdf5-dev hdf5-tools libturbojpeg0-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist
       libprotobuf-c-dev protobuf-c-compiler iproute2)
 PKGS+=(python3-onnx python3-h5py python3-numpy)   # tests/cli_export.sh: onnx's checker, dataset pixels for ONNX Runtime
+PKGS+=(python3-torch python3-torchvision libonnx-testdata)   # ONNX import tests: torch exports torchvision networks, ONNX's conformance data
 
 missing=()
 for p in "${PKGS[@]}"; do

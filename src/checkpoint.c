@@ -161,6 +161,24 @@ DlStatus checkpoint_save(const char *path, const Model *m, const CheckpointMeta 
     return DL_OK;
 }
 
+DlStatus model_text_any(char **text, const char *name_or_file, int *from_checkpoint) {
+    *text = NULL;
+    if (from_checkpoint) *from_checkpoint = 0;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    FILE *f = fopen(name_or_file, "rb");
+    unsigned char magic[8] = { 0 };
+    int is_h5 = f && fread(magic, 1, 8, f) == 8 && memcmp(magic, "\x89HDF\r\n\x1a\n", 8) == 0;
+    if (f) fclose(f);
+    if (!is_h5) return model_text_load(text, name_or_file);
+    CheckpointInfo info;
+    DlStatus st = checkpoint_info(&info, name_or_file);
+    if (st != DL_OK) return st;
+    *text = dl_strdup(info.model_text);
+    checkpoint_info_free(&info);
+    if (from_checkpoint) *from_checkpoint = 1;
+    return DL_OK;
+}
+
 void checkpoint_info_free(CheckpointInfo *info) {
     dl_free(info->model_text);
     dl_free(info->model_source);

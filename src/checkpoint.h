@@ -74,6 +74,11 @@ typedef struct {
     char **class_names;
 } CheckpointInfo;
 
+/* --model NAME|FILE|CKPT: a zoo name, a model text file, or a checkpoint
+ * (an HDF5 file: its model text, e.g. from `dltrain import`; then
+ * *from_checkpoint is 1 if not NULL). *text is the caller's (dl_free). */
+DlStatus model_text_any(char **text, const char *name_or_file, int *from_checkpoint);
+
 /* Reads the attributes. On failure *info is zeroed. Free with checkpoint_info_free. */
 DlStatus checkpoint_info(CheckpointInfo *info, const char *path);
 void checkpoint_info_free(CheckpointInfo *info);

@@ -11,6 +11,7 @@
 
 #include "data/dataset.h"
 #include "checkpoint.h"
+#include "cli_import.h"
 #include "dist.h"
 #include "evaluate.h"
 #include "flags.h"
@@ -142,7 +143,7 @@ static int cmd_summary(int argc, char **argv, const Dist *d) {
     const char *model = NULL, *data = NULL, *input = NULL;
     int classes = 10;
     const Flag flags[] = {
-        { "model", F_STR, &model, NULL, "zoo model name or model file" },
+        { "model", F_STR, &model, NULL, "zoo model name, model file or checkpoint (e.g. from dltrain import)" },
         { "data", F_STR, &data, "none", "take input shape and classes from this dataset" },
         { "input", F_STR, &input, "1,28,28", "input channels,height,width (without --data)" },
         { "classes", F_INT, &classes, "10", "class count (without --data)" },
@@ -150,7 +151,7 @@ static int cmd_summary(int argc, char **argv, const Dist *d) {
     int nflags = (int)(sizeof flags / sizeof flags[0]);
     if (flags_want_help(argc, argv)) {
         if (d->rank == 0) {
-            flags_print("usage: dltrain summary --model NAME|FILE [--data D.h5 | --input C,H,W --classes K]", flags, nflags);
+            flags_print("usage: dltrain summary --model NAME|FILE|CKPT [--data D.h5 | --input C,H,W --classes K]", flags, nflags);
             printf("\nzoo models: %s\n", model_zoo_names());
         }
         return 0;
@@ -166,7 +167,9 @@ static int cmd_summary(int argc, char **argv, const Dist *d) {
     }
     char *text = NULL;
     Model m = { 0 };
-    if (st == DL_OK) st = model_text_load(&text, model);
+    int from_ckpt = 0;
+    if (st == DL_OK) st = model_text_any(&text, model, &from_ckpt);
+    if (st == DL_OK && from_ckpt && !data && !flags_given(argc, argv, "classes")) classes = 0;   /* as the checkpoint has it */
     if (st == DL_OK) {
         /* Without --data or --input, an `input` line in the model file wins
          * over the default 1x28x28. */
@@ -399,7 +402,8 @@ static void usage(FILE *f) {
             "  eval      every metric of a checkpoint on a dataset: accuracy, top-k, F-beta, per class, confusion\n"
             "  predict   classes (or tags) with probabilities for JPEG files and folders, from a checkpoint\n"
             "  export    write a checkpoint's model as an ONNX file for any ONNX runtime\n"
-            "  summary   print a model's layers, output shapes and parameter counts\n\n"
+            "  summary   print a model's layers, output shapes and parameter counts\n"
+            "  import    an ONNX model (from PyTorch, Keras via tf2onnx, ...) as a dltrain checkpoint to start from\n\n"
             "zoo models: %s\n",
             DLTRAIN_VERSION, model_zoo_names());
 }
@@ -420,8 +424,9 @@ int dl_dltrain_main(int argc, char **argv) {
     else if (!strcmp(argv[1], "eval")) rc = cmd_eval(argc - 2, argv + 2, &d);
     else if (!strcmp(argv[1], "predict")) rc = cmd_predict(argc - 2, argv + 2, &d);
     else if (!strcmp(argv[1], "export")) rc = cmd_export(argc - 2, argv + 2, &d);
+    else if (!strcmp(argv[1], "import")) rc = d.rank == 0 ? cli_import(argc - 2, argv + 2) : 0;
     else {
-        if (d.rank == 0) fprintf(stderr, "dltrain: unknown command '%s' (commands: train, lr-find, eval, predict, export, summary; see dltrain --help)\n", argv[1]);
+        if (d.rank == 0) fprintf(stderr, "dltrain: unknown command '%s' (commands: train, lr-find, eval, predict, export, import, summary; see dltrain --help)\n", argv[1]);
         rc = 2;
     }
     dist_finalize(&d);

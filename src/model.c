@@ -1,27 +1,6 @@
-/* model.c: the model text parser, the zoo, buffer layout, and the forward /
- * backward passes over the layer list.
- *
- * Model text: one layer per line, `kind key=value ...`, `#` starts a comment,
- * an optional first line `input channels=C height=H width=W`. Kinds: conv,
- * dwconv, dense, relu, leaky, maxpool, avgpool, gap, bn, dropout, flatten,
- * add (keys: the `keys` table below). Every layer takes `name=NAME` and
- * `input=NAME`: by default a layer reads the previous layer's output (the
- * first one reads the model input); `input=NAME` makes it read the output of
- * the earlier layer NAME instead. `add from=NAME` adds the output of the
- * earlier layer NAME to its input (same shape). With these two a model is a
- * DAG, listed in an order that computes it; the last layer is the output.
- * A ResNet basic block with a projection shortcut (the zoo's resnet8):
- *     conv name=b2c1 filters=32 size=3 stride=2 pad=1
- *     bn   name=b2n1
- *     relu
- *     conv name=b2c2 filters=32 size=3 pad=same
- *     bn   name=b2n2
- *     conv name=b2sc filters=32 size=1 stride=2 input=b1out   # the skip path
- *     bn   name=b2scn
- *     add  from=b2n2                                          # b2scn + b2n2
- *     relu name=b2out
- * `dwconv size=3 stride=1 pad=same` is a depthwise conv: one filter per
- * channel, weight (C,1,R,S) and bias (C), PyTorch's Conv2d(groups=C).
+/* model.c: buffer layout and the forward / backward passes over the layer
+ * list. The model text's format and parser are in model_text.c, the zoo in
+ * zoo.c.
  *
  * Backward: every layer's output has its own gradient buffer, which each
  * consumer (the next layer, an `input=` reader, an `add from=` reader) adds
@@ -30,357 +9,8 @@
  * same bits as a pass with two ping-pong buffers. */
 #include "model.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- the zoo: the same text format as model files ---- */
-
-static const struct { const char *name, *text; } zoo[] = {
-    { "fmnist-tfdoc",
-      "# The TensorFlow tutorial CNN (DESIGN.md reference model).\n"
-      "conv    name=conv1 filters=32 size=5 pad=same\n"
-      "relu\n"
-      "maxpool size=2\n"
-      "conv    name=conv2 filters=64 size=5 pad=same\n"
-      "relu\n"
-      "maxpool size=2\n"
-      "dense   name=fc1 units=1024\n"
-      "relu\n"
-      "dropout rate=0.4\n"
-      "dense   name=fc2 units=classes\n" },
-    { "fmnist-bn",
-      "# Two conv+pool blocks with batch norm (DESIGN.md reference model).\n"
-      "conv    name=conv1 filters=32 size=3 pad=same\n"
-      "bn      name=bn1\n"
-      "relu\n"
-      "conv    name=conv2 filters=32 size=3 pad=same\n"
-      "bn      name=bn2\n"
-      "relu\n"
-      "maxpool size=2\n"
-      "conv    name=conv3 filters=64 size=3 pad=same\n"
-      "bn      name=bn3\n"
-      "relu\n"
-      "conv    name=conv4 filters=64 size=3 pad=same\n"
-      "bn      name=bn4\n"
-      "relu\n"
-      "maxpool size=2\n"
-      "dense   name=fc1 units=128\n"
-      "relu\n"
-      "dropout rate=0.3\n"
-      "dense   name=fc2 units=classes\n" },
-    { "resnet8",
-      "# ResNet-8, the CIFAR layout of He et al. 2016 (3 stages of one basic block,\n"
-      "# 16/32/64 filters), with 1x1 conv + bn projection shortcuts where the\n"
-      "# shape changes. Convs keep their bias (dltrain convs always have one).\n"
-      "conv    name=stem filters=16 size=3 pad=same\n"
-      "bn      name=stem_bn\n"
-      "relu    name=stem_relu\n"
-      "conv    name=b1c1 filters=16 size=3 pad=same\n"
-      "bn      name=b1n1\n"
-      "relu    name=b1r1\n"
-      "conv    name=b1c2 filters=16 size=3 pad=same\n"
-      "bn      name=b1n2\n"
-      "add     name=b1add from=stem_relu\n"
-      "relu    name=b1out\n"
-      "conv    name=b2c1 filters=32 size=3 stride=2 pad=1\n"
-      "bn      name=b2n1\n"
-      "relu    name=b2r1\n"
-      "conv    name=b2c2 filters=32 size=3 pad=same\n"
-      "bn      name=b2n2\n"
-      "conv    name=b2sc filters=32 size=1 stride=2 input=b1out\n"
-      "bn      name=b2scn\n"
-      "add     name=b2add from=b2n2\n"
-      "relu    name=b2out\n"
-      "conv    name=b3c1 filters=64 size=3 stride=2 pad=1\n"
-      "bn      name=b3n1\n"
-      "relu    name=b3r1\n"
-      "conv    name=b3c2 filters=64 size=3 pad=same\n"
-      "bn      name=b3n2\n"
-      "conv    name=b3sc filters=64 size=1 stride=2 input=b2out\n"
-      "bn      name=b3scn\n"
-      "add     name=b3add from=b3n2\n"
-      "relu    name=b3out\n"
-      "gap     name=pool\n"
-      "dense   name=fc units=classes\n" },
-    { "mobilenet-s",
-      "# A small MobileNet (v1 layout, Howard et al. 2017): a strided stem, then\n"
-      "# depthwise-separable blocks (3x3 depthwise + bn + relu, 1x1 pointwise +\n"
-      "# bn + relu), widths 32-64-128-128-128, stride 2 in blocks 2 and 4.\n"
-      "conv    name=stem filters=32 size=3 stride=2 pad=1\n"
-      "bn      name=stem_bn\n"
-      "relu    name=stem_relu\n"
-      "dwconv  name=b1dw size=3 pad=same\n"
-      "bn      name=b1dwn\n"
-      "relu    name=b1dwr\n"
-      "conv    name=b1pw filters=64 size=1\n"
-      "bn      name=b1pwn\n"
-      "relu    name=b1out\n"
-      "dwconv  name=b2dw size=3 stride=2 pad=1\n"
-      "bn      name=b2dwn\n"
-      "relu    name=b2dwr\n"
-      "conv    name=b2pw filters=128 size=1\n"
-      "bn      name=b2pwn\n"
-      "relu    name=b2out\n"
-      "dwconv  name=b3dw size=3 pad=same\n"
-      "bn      name=b3dwn\n"
-      "relu    name=b3dwr\n"
-      "conv    name=b3pw filters=128 size=1\n"
-      "bn      name=b3pwn\n"
-      "relu    name=b3out\n"
-      "dwconv  name=b4dw size=3 stride=2 pad=1\n"
-      "bn      name=b4dwn\n"
-      "relu    name=b4dwr\n"
-      "conv    name=b4pw filters=128 size=1\n"
-      "bn      name=b4pwn\n"
-      "relu    name=b4out\n"
-      "gap     name=pool\n"
-      "dropout name=drop rate=0.2\n"
-      "dense   name=fc units=classes\n" },
-};
-#define ZOO_COUNT (sizeof zoo / sizeof zoo[0])
-
-const char *model_zoo_names(void) { return "fmnist-tfdoc fmnist-bn resnet8 mobilenet-s"; }
-
-DlStatus model_text_load(char **text, const char *name_or_file) {
-    *text = NULL;
-    for (size_t i = 0; i < ZOO_COUNT; i++)
-        if (strcmp(zoo[i].name, name_or_file) == 0) { *text = dl_strdup(zoo[i].text); return DL_OK; }
-    FILE *f = fopen(name_or_file, "rb");
-    if (!f)
-        return dl_fail(DL_EIO, "model '%s' is neither a zoo model (%s) nor a readable file: %s",
-                       name_or_file, model_zoo_names(), strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = dl_malloc(cap);
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (cap - len - 1 == 0) buf = dl_realloc(buf, cap *= 2);
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) { dl_free(buf); return dl_fail(DL_EIO, "cannot read model file '%s'", name_or_file); }
-    buf[len] = '\0';
-    *text = buf;
-    return DL_OK;
-}
-
-/* ---- parsing ---- */
-
-/* Which keys each kind accepts (bit per LayerKind), for "unknown key" errors. */
-#define K(x) (1u << (x))
-static const struct { const char *key; unsigned kinds; } keys[] = {
-    { "name", ~0u },
-    { "input", ~0u },
-    { "from", K(LK_ADD) },
-    { "filters", K(LK_CONV) },
-    { "size", K(LK_CONV) | K(LK_DWCONV) | K(LK_MAXPOOL) | K(LK_AVGPOOL) },
-    { "stride", K(LK_CONV) | K(LK_DWCONV) | K(LK_MAXPOOL) | K(LK_AVGPOOL) },
-    { "pad", K(LK_CONV) | K(LK_DWCONV) },
-    { "units", K(LK_DENSE) },
-    { "alpha", K(LK_LEAKY) },
-    { "rate", K(LK_DROPOUT) },
-    { "eps", K(LK_BN) },
-    { "momentum", K(LK_BN) },
-};
-#undef K
-
-static int parse_int(const char *v, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < -1000000 || x > 100000000) return 0;
-    *out = (int)x;
-    return 1;
-}
-
-static int parse_float(const char *v, float *out) {
-    char *end;
-    errno = 0;
-    float x = strtof(v, &end);
-    if (errno || end == v || *end) return 0;
-    *out = x;
-    return 1;
-}
-
-static void list_keys(char *buf, size_t cap, LayerKind k) {
-    buf[0] = '\0';
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (keys[i].kinds & (1u << k)) {
-            strncat(buf, buf[0] ? ", " : "", cap - strlen(buf) - 1);
-            strncat(buf, keys[i].key, cap - strlen(buf) - 1);
-        }
-}
-
-static void list_kinds(char *buf, size_t cap) {
-    buf[0] = '\0';
-    for (int k = 0; k < LK_COUNT; k++) {
-        strncat(buf, k ? ", " : "", cap - strlen(buf) - 1);
-        strncat(buf, layer_ops((LayerKind)k)->kind, cap - strlen(buf) - 1);
-    }
-}
-
-/* One `key=value` for layer s. */
-static DlStatus parse_key(LayerSpec *s, const char *key, const char *val, const char *where) {
-    size_t i;
-    for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (strcmp(keys[i].key, key) == 0 && (keys[i].kinds & (1u << s->kind))) break;
-    if (i == sizeof keys / sizeof keys[0]) {
-        char list[256];
-        list_keys(list, sizeof list, s->kind);
-        return dl_fail(DL_EFORMAT, "%s: '%s' has no key '%s' (its keys: %s)", where,
-                       layer_ops(s->kind)->kind, key, list);
-    }
-    int ok = 1;
-    if (strcmp(key, "name") == 0 || strcmp(key, "input") == 0 || strcmp(key, "from") == 0) {
-        char *dst = key[0] == 'n' ? s->name : key[0] == 'i' ? s->input_name : s->from_name;
-        ok = (val[0] || dst == s->name) && strlen(val) < sizeof s->name && strspn(val, "abcdefghijklmnopqrstuvwxyz"
-             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == strlen(val);
-        if (ok) strcpy(dst, val);
-        else return dl_fail(DL_EFORMAT, "%s: %s '%s' must be letters, digits, '_', '-' or '.' (at most 63)", where, key, val);
-    } else if (strcmp(key, "filters") == 0) ok = parse_int(val, &s->filters);
-    else if (strcmp(key, "size") == 0) ok = parse_int(val, &s->size);
-    else if (strcmp(key, "stride") == 0) ok = parse_int(val, &s->stride);
-    else if (strcmp(key, "pad") == 0) {
-        if (strcmp(val, "same") == 0) s->pad = PAD_SAME;
-        else if (strcmp(val, "valid") == 0) s->pad = 0;
-        else ok = parse_int(val, &s->pad) && s->pad >= 0;
-    } else if (strcmp(key, "units") == 0) {
-        if (strcmp(val, "classes") == 0) s->units = UNITS_CLASSES;
-        else ok = parse_int(val, &s->units);
-    } else if (strcmp(key, "alpha") == 0) ok = parse_float(val, &s->alpha);
-    else if (strcmp(key, "rate") == 0) ok = parse_float(val, &s->rate);
-    else if (strcmp(key, "eps") == 0) ok = parse_float(val, &s->eps) && s->eps > 0;
-    else if (strcmp(key, "momentum") == 0) ok = parse_float(val, &s->momentum) && s->momentum >= 0 && s->momentum <= 1;
-    if (!ok) {
-        static const struct { const char *key, *want; } hint[] = {
-            { "filters", "a whole number >= 1" }, { "size", "a whole number >= 1" }, { "stride", "a whole number >= 1" },
-            { "pad", "a whole number >= 0, same or valid" }, { "units", "a whole number >= 1 or classes" },
-            { "alpha", "a number >= 0" }, { "rate", "a number in [0, 1)" }, { "eps", "a number > 0" },
-            { "momentum", "a number in [0, 1]" },
-        };
-        for (size_t i = 0; i < sizeof hint / sizeof hint[0]; i++)
-            if (!strcmp(hint[i].key, key))
-                return dl_fail(DL_EFORMAT, "%s: bad value '%s' for '%s' (expected %s)", where, val, key, hint[i].want);
-        return dl_fail(DL_EFORMAT, "%s: bad value '%s' for '%s'", where, val, key);
-    }
-    return DL_OK;
-}
-
-static LayerSpec default_spec(LayerKind k) {
-    int conv = k == LK_CONV || k == LK_DWCONV;
-    return (LayerSpec){ .kind = k, .size = conv ? 3 : 2, .stride = conv ? 1 : 0,
-                        .alpha = 0.01f, .rate = 0.5f, .eps = 1e-5f, .momentum = 0.1f,
-                        .src = -1, .from = -1 };
-}
-
-/* Index of the layer `name` for `key` (input or from) of layer i: an earlier
- * layer, or DL_EFORMAT naming the line. */
-static DlStatus resolve_link(int *out, const LayerSpec *specs, int n, int i, const char *key,
-                             const char *name, const char *source) {
-    const LayerSpec *s = &specs[i];
-    for (int j = 0; j < n; j++) {
-        if (strcmp(specs[j].name, name) != 0) continue;
-        if (j < i) { *out = j; return DL_OK; }
-        return dl_fail(DL_EFORMAT, "%s:%d: layer '%s': %s=%s names %s; %s= must name an earlier layer",
-                       source, s->line, s->name, key, name,
-                       j == i ? "this layer itself" : "a later layer", key);
-    }
-    return dl_fail(DL_EFORMAT, "%s:%d: layer '%s': %s=%s: no layer has that name (%s= names an earlier layer)",
-                   source, s->line, s->name, key, name, key);
-}
-
-/* Fills src and from of every layer from input= and from=. */
-static DlStatus resolve_links(LayerSpec *specs, int n, const char *source) {
-    DlStatus st = DL_OK;
-    for (int i = 0; i < n && st == DL_OK; i++) {
-        LayerSpec *s = &specs[i];
-        s->src = i - 1;
-        if (s->input_name[0]) st = resolve_link(&s->src, specs, n, i, "input", s->input_name, source);
-        if (st != DL_OK) break;
-        if (s->kind == LK_ADD) {
-            if (!s->from_name[0])
-                st = dl_fail(DL_EFORMAT, "%s:%d: layer '%s': add needs from=NAME (the earlier layer whose output it adds to its input)",
-                             source, s->line, s->name);
-            else st = resolve_link(&s->from, specs, n, i, "from", s->from_name, source);
-        }
-    }
-    return st;
-}
-
-/* Parses the text into specs; `declared` gets an `input` line if there is one. */
-static DlStatus parse_text(const char *text, const char *source, LayerSpec **out, int *count, Shape *declared) {
-    *out = NULL; *count = 0;
-    *declared = (Shape){ 0, 0, 0 };
-    int cap = 16, n = 0, lineno = 0;
-    LayerSpec *specs = dl_calloc(cap, sizeof *specs);
-    const char *p = text;
-    DlStatus st = DL_OK;
-    while (*p && st == DL_OK) {
-        lineno++;
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        char line[1024], where[512];
-        snprintf(where, sizeof where, "%s:%d", source, lineno);
-        if (len >= sizeof line) { st = dl_fail(DL_EFORMAT, "%s: line too long", where); break; }
-        memcpy(line, p, len);
-        line[len] = '\0';
-        p = e ? e + 1 : p + len;
-        char *hash = strchr(line, '#');
-        if (hash) *hash = '\0';
-        char *save = NULL, *tok = strtok_r(line, " \t\r", &save);
-        if (!tok) continue;
-        if (strcmp(tok, "input") == 0) {
-            if (n > 0) { st = dl_fail(DL_EFORMAT, "%s: 'input' must come before every layer", where); break; }
-            while (st == DL_OK && (tok = strtok_r(NULL, " \t\r", &save))) {
-                char *eq = strchr(tok, '=');
-                int v = 0;
-                if (!eq || !parse_int(eq + 1, &v) || v < 1) { st = dl_fail(DL_EFORMAT, "%s: expected channels=C height=H width=W, got '%s'", where, tok); break; }
-                *eq = '\0';
-                if (strcmp(tok, "channels") == 0) declared->c = v;
-                else if (strcmp(tok, "height") == 0) declared->h = v;
-                else if (strcmp(tok, "width") == 0) declared->w = v;
-                else st = dl_fail(DL_EFORMAT, "%s: 'input' has no key '%s' (its keys: channels, height, width)", where, tok);
-            }
-            if (st == DL_OK && (!declared->c || !declared->h || !declared->w))
-                st = dl_fail(DL_EFORMAT, "%s: 'input' needs channels=C height=H width=W", where);
-            continue;
-        }
-        LayerKind k = layer_kind_by_name(tok);
-        if (k == LK_COUNT) {
-            char kinds[256];
-            list_kinds(kinds, sizeof kinds);
-            st = dl_fail(DL_EFORMAT, "%s: unknown layer kind '%s' (kinds: input, %s)", where, tok, kinds);
-            break;
-        }
-        if (n == cap) specs = dl_realloc(specs, sizeof *specs * (cap *= 2));
-        LayerSpec *s = &specs[n];
-        *s = default_spec(k);
-        s->line = lineno;
-        s->index = n;
-        while (st == DL_OK && (tok = strtok_r(NULL, " \t\r", &save))) {
-            char *eq = strchr(tok, '=');
-            if (!eq) { st = dl_fail(DL_EFORMAT, "%s: expected key=value, got '%s'", where, tok); break; }
-            *eq = '\0';
-            st = parse_key(s, tok, eq + 1, where);
-        }
-        if (st != DL_OK) break;
-        if (!s->name[0]) snprintf(s->name, sizeof s->name, "%s%d", layer_ops(k)->kind, n + 1);
-        for (int j = 0; j < n; j++)
-            if (strcmp(specs[j].name, s->name) == 0) {
-                st = dl_fail(DL_EFORMAT, "%s: layer name '%s' is already used on line %d", where, s->name, specs[j].line);
-                break;
-            }
-        n++;
-    }
-    if (st == DL_OK && n == 0) st = dl_fail(DL_EFORMAT, "%s: no layers (one per line: conv, dense, relu, ...)", source);
-    if (st == DL_OK) st = resolve_links(specs, n, source);
-    if (st != DL_OK) { dl_free(specs); return st; }
-    *out = specs;
-    *count = n;
-    return DL_OK;
-}
 
 /* ---- building ---- */
 
@@ -405,7 +35,7 @@ DlStatus model_init(Model *m, const char *text, const char *source, Shape input,
     Shape declared;
     LayerSpec *spec;
     int n;
-    DlStatus st = parse_text(text, source, &spec, &n, &declared);
+    DlStatus st = model_text_parse(text, source, &spec, &n, &declared);
     if (st != DL_OK) return st;
     if (declared.c) {
         if (input.c && (input.c != declared.c || input.h != declared.h || input.w != declared.w)) {
@@ -420,10 +50,14 @@ DlStatus model_init(Model *m, const char *text, const char *source, Shape input,
     for (int i = 0; i < n && st == DL_OK; i++) {
         LayerSpec *s = &spec[i];
         s->in = s->src < 0 ? input : spec[s->src].out;
-        if (s->kind == LK_ADD) s->in2 = spec[s->from].out;
+        if (layer_has_from(s->kind)) s->in2 = spec[s->from].out;
         if (s->kind == LK_DENSE && s->units == UNITS_CLASSES) {
             if (classes < 1) st = dl_fail(DL_EFORMAT, "%s:%d: units=classes needs a dataset (give units=N)", source, s->line);
             else s->units = classes;
+        }
+        if (s->kind == LK_CONV && s->filters == UNITS_CLASSES) {   /* a conv head (SqueezeNet's) */
+            if (classes < 1) st = dl_fail(DL_EFORMAT, "%s:%d: filters=classes needs a dataset (give filters=N)", source, s->line);
+            else s->filters = classes;
         }
         if (st == DL_OK && (st = layer_ops(s->kind)->shape(s)) != DL_OK) {
             char msg[1024];
@@ -688,7 +322,8 @@ void model_summary(const Model *m, FILE *f) {
         /* where a layer does not simply read the previous one, say so */
         char link[160] = "";
         if (s->from >= 0)
-            snprintf(link, sizeof link, "  <- %s + %s", s->src >= 0 ? m->spec[s->src].name : "input", s->from_name);
+            snprintf(link, sizeof link, "  <- %s %s %s", s->src >= 0 ? m->spec[s->src].name : "input",
+                     s->kind == LK_ADD ? "+" : "|", s->from_name);
         else if (s->input_name[0])
             snprintf(link, sizeof link, "  <- %s", s->input_name);
         fprintf(f, "%-20s %-10s %-18s %12zu%s%s\n", s->name, layer_ops(s->kind)->kind, sh,

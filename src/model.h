@@ -53,6 +53,18 @@ DlStatus model_text_load(char **text, const char *name_or_file);
 /* Space-separated zoo names, for messages and --help. */
 const char *model_zoo_names(void);
 
+/* model_text.c: a copy of `text` whose head, the last dense (units=N) or
+ * conv (filters=N) layer when only relu, gap, flatten or dropout layers
+ * follow it, has units=classes / filters=classes (a checkpoint's model on a
+ * dataset with its own class count: the head takes the dataset's). Caller
+ * frees. */
+char *model_text_head_classes(const char *text);
+
+/* model_text.c: parses `text` (messages say `source:line`) into *count
+ * specs with src/from resolved (shapes not yet); `declared` gets the
+ * `input` line's shape, or zeros. *out is the caller's (dl_free). */
+DlStatus model_text_parse(const char *text, const char *source, LayerSpec **out, int *count, Shape *declared);
+
 /* Parses `text` (messages say `source:line`), resolves shapes for `input`
  * and `classes` (used by `units=classes`), and allocates every buffer for
  * groups of up to max_n samples. Parameters are zero until model_init_params

@@ -96,7 +96,7 @@ typedef struct {
     const uint8_t *step_bytes; /* this step's samples of this rank (local * gs, NHWC) */
     const int64_t *step_idx;   /* and their indices */
     RunPosition pos;           /* where the run stands (checkpointed) */
-    Normalization resume_norm; /* --resume: the checkpoint's input normalisation */
+    Normalization resume_norm; /* --resume or --init: the checkpoint's input normalisation */
     double prof_data, prof_reduce, prof_opt;   /* seconds this epoch: batch loading, allreduce, optimizer */
     float lr_override;         /* lr-find: this step's lr */
     int topk;                  /* extra metric columns (0: off) */
@@ -193,7 +193,7 @@ static DlStatus open_data(Trainer *t) {
     int64_t budget = (int64_t)t->c->memory_budget << 20;
     DlStatus st = dataset_open_budget(&t->train, t->c->train_path, budget);
     if (st == DL_OK && t->c->normalize) {
-        if (!t->train.has_stats)
+        if (!t->train.has_stats && !t->resume_norm.on)
             st = dl_fail(DL_EFORMAT, "--normalize: '%s' has no mean/std attributes (made by an older dlprep): "
                          "re-run dlprep to store them", t->train.path);
         t->train.normalize = 1;
@@ -265,7 +265,15 @@ static DlStatus build(Trainer *t) {
     if (st != DL_OK) return st;
     char *text = NULL;
     if (t->model_text) text = dl_strdup(t->model_text);
-    else st = model_text_load(&text, c->model);
+    else {
+        int from_ckpt = 0;
+        st = model_text_any(&text, c->model, &from_ckpt);
+        if (st == DL_OK && from_ckpt) {   /* e.g. an imported network: its head takes this dataset's classes */
+            char *h = model_text_head_classes(text);
+            dl_free(text);
+            text = h;
+        }
+    }
     if (st == DL_OK) {
         Shape in = { t->train.c, t->train.h, t->train.w };
         st = model_init(&t->m, text, c->model, in, t->train.k, t->gw * t->gs);
@@ -736,7 +744,13 @@ static DlStatus resume_info(Trainer *t, TrainConfig *eff, const char *path) {
         st = dl_fail(DL_EFORMAT, "checkpoint '%s' has no run position (batch, groups): it cannot be resumed", path);
     if (st == DL_OK && c->model) {
         char *text = NULL;
-        st = model_text_load(&text, c->model);
+        int from_ckpt = 0;
+        st = model_text_any(&text, c->model, &from_ckpt);
+        if (st == DL_OK && from_ckpt) {
+            char *h = model_text_head_classes(text);
+            dl_free(text);
+            text = h;
+        }
         if (st == DL_OK && strcmp(text, info.model_text) != 0)
             st = dl_fail(DL_EARG, "checkpoint '%s' was trained with another model than '%s': drop --model to resume it",
                          path, c->model);
@@ -863,7 +877,8 @@ static DlStatus init_from(Trainer *t, const char *path) {
     if (st == DL_OK) st = checkpoint_load_matching(path, m, reinit, out);
     if (st == DL_OK && t->d->rank == 0) {
         static const char *what[] = { "", "loaded", "new", "re-initialised (other shape)", "re-initialised (new head)" };
-        printf("init from %s (trained on %d classes%s):\n", path, info.k, same_classes ? ", the same" : "");
+        if (info.k > 0) printf("init from %s (trained on %d classes%s):\n", path, info.k, same_classes ? ", the same" : "");
+        else printf("init from %s (no classes recorded: an imported network):\n", path);
         for (int k = INIT_LOADED; k <= INIT_HEAD; k++) {
             int any = 0;
             for (int i = 0; i < m->n_layers; i++)
@@ -993,6 +1008,12 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     const TrainConfig *c = &eff;
     DlStatus st = DL_OK;
     if (cfg->resume) st = dist_agree(d, resume_info(&t, &eff, cfg->resume));
+    if (st == DL_OK && cfg->init && !cfg->resume) {   /* the normalisation the network was trained or imported with */
+        CheckpointInfo info;
+        st = dist_agree(d, checkpoint_info(&info, cfg->init));
+        if (st == DL_OK && info.norm.on) { eff.normalize = 1; t.resume_norm = info.norm; }
+        if (st == DL_OK) checkpoint_info_free(&info);
+    }
     if (st == DL_OK && !eff.model) st = dl_fail(DL_EARG, "--model is required (unless --resume)");
     if (st == DL_OK) st = check_config(c, d);
     if (st == DL_OK) st = open_data(&t);
@@ -1055,7 +1076,8 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
             snprintf(ms + strlen(ms), sizeof ms - strlen(ms), "%s%.4f", i ? "," : "", t.train.mean[i]);
             snprintf(ss + strlen(ss), sizeof ss - strlen(ss), "%s%.4f", i ? "," : "", t.train.std[i]);
         }
-        say(&t, "normalize: mean %s, std %s per channel (from %s; training and validation)\n", ms, ss, c->train_path);
+        say(&t, "normalize: mean %s, std %s per channel (from %s; training and validation)\n", ms, ss,
+            t.resume_norm.on ? (cfg->resume ? cfg->resume : cfg->init) : c->train_path);
     }
     if (c->fast_allreduce && d->size > 1)
         say(&t, "--fast-allreduce: MPI_Allreduce; the weights will not be bit-identical to other -np runs\n");

@@ -296,13 +296,14 @@ static void check_call_invariance(LayerSpec *s, int gn, int G) {
 
 static void test_call_invariance(void **st) {
     (void)st;
-    static const struct { LayerKind kind; int c, h, w, filters, size, pad, units, gn, G; } cases[] = {
-        { LK_DENSE, 100, 1, 1, 0, 0, 0, 13, 16, 4 },    /* 64 samples: 4-vector blocks */
-        { LK_DENSE, 37, 1, 1, 0, 0, 0, 9, 5, 2 },       /* 10: 1-vector blocks, U off the blocks */
-        { LK_DENSE, 33, 1, 1, 0, 0, 0, 20, 17, 2 },     /* 34: 3-vector blocks */
-        { LK_CONV, 20, 7, 9, 17, 5, PAD_SAME, 0, 3, 1 },   /* Winograd 5x5 */
-        { LK_CONV, 18, 9, 6, 16, 3, 0, 0, 3, 1 },          /* Winograd 3x3, pad 0 */
-        { LK_CONV, 15, 6, 11, 15, 3, PAD_SAME, 0, 3, 1 },  /* direct, two chunks of input channels */
+    static const struct { LayerKind kind; int c, h, w, filters, size, pad, units, gn, G, groups; } cases[] = {
+        { LK_DENSE, 100, 1, 1, 0, 0, 0, 13, 16, 4, 1 },    /* 64 samples: 4-vector blocks */
+        { LK_DENSE, 37, 1, 1, 0, 0, 0, 9, 5, 2, 1 },       /* 10: 1-vector blocks, U off the blocks */
+        { LK_DENSE, 33, 1, 1, 0, 0, 0, 20, 17, 2, 1 },     /* 34: 3-vector blocks */
+        { LK_CONV, 20, 7, 9, 17, 5, PAD_SAME, 0, 3, 1, 1 },   /* Winograd 5x5 */
+        { LK_CONV, 18, 9, 6, 16, 3, 0, 0, 3, 1, 1 },          /* Winograd 3x3, pad 0 */
+        { LK_CONV, 15, 6, 11, 15, 3, PAD_SAME, 0, 3, 1, 1 },  /* direct, two chunks of input channels */
+        { LK_CONV, 12, 7, 6, 8, 3, 1, 0, 3, 1, 4 },        /* groups */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         LayerSpec s;
@@ -311,8 +312,26 @@ static void test_call_invariance(void **st) {
         s.in = (Shape){ cases[i].c, cases[i].h, cases[i].w };
         s.filters = cases[i].filters; s.size = cases[i].size; s.stride = 1; s.pad = cases[i].pad;
         s.units = cases[i].units;
+        s.groups = cases[i].groups;
         check_call_invariance(&s, cases[i].gn, cases[i].G);
     }
+}
+
+/* The layers ONNX import needs: grouped conv, clip / relu6, padded and
+ * ceil-mode pooling, concat (inputs away from the clip bounds' kinks: the
+ * input is in [-1, 1] and the bounds sit between the samples' values). */
+static void test_conv_groups(void **s) { (void)s; check_grads(IN(6, 7, 6) "conv name=c filters=4 size=3 stride=2 pad=1 groups=2\n", 2, 1, 1e-2f, 1e-3); }
+static void test_conv_groups_s1(void **s) { (void)s; check_grads(IN(8, 5, 5) "conv name=c filters=8 size=3 pad=same groups=4\n", 2, 1, 1e-2f, 1e-3); }
+static void test_clip(void **s) { (void)s; check_grads(IN(2, 4, 4) "clip min=-0.37 max=0.41\n", 2, 1, 1e-3f, 1e-3); }
+static void test_relu6(void **s) { (void)s; check_grads(IN(2, 4, 4) "relu6\n", 2, 1, 1e-2f, 1e-3); }
+static void test_maxpool_pad_ceil(void **s) { (void)s; check_grads(IN(2, 8, 7) "maxpool size=3 stride=2 pad=1 ceil=1\n", 2, 1, 1e-3f, 1e-3); }
+static void test_avgpool_pad_ceil(void **s) { (void)s; check_grads(IN(2, 8, 7) "avgpool size=3 stride=2 pad=1 ceil=1\n", 2, 1, 1e-2f, 1e-3); }
+static void test_avgpool_nocount(void **s) { (void)s; check_grads(IN(2, 7, 8) "avgpool size=2 stride=2 pad=1 count_pad=0 ceil=1\n", 2, 1, 1e-2f, 1e-3); }
+static void test_concat(void **s) {
+    (void)s;
+    check_grads(IN(2, 5, 5) "conv name=sq filters=3 size=1\nconv name=e1 filters=2 size=1\n"
+                "conv name=e3 filters=4 size=3 pad=1 input=sq\nconcat name=cat input=e1 from=e3\n"
+                "conv name=out filters=2 size=3 pad=1\n", 2, 1, 1e-2f, 1e-3);
 }
 
 static void test_maxpool3s2(void **s) { (void)s; check_grads(IN(2, 7, 7) "maxpool size=3 stride=2\n", 2, 1, 1e-4f, 1e-3); }
@@ -529,6 +548,10 @@ int main(void) {
         cmocka_unit_test(test_conv_1x1),       cmocka_unit_test(test_dense),
         cmocka_unit_test(test_relu),           cmocka_unit_test(test_leaky),
         cmocka_unit_test(test_maxpool2),       cmocka_unit_test(test_maxpool3s2),
+        cmocka_unit_test(test_conv_groups),    cmocka_unit_test(test_conv_groups_s1),
+        cmocka_unit_test(test_clip),           cmocka_unit_test(test_relu6),
+        cmocka_unit_test(test_maxpool_pad_ceil), cmocka_unit_test(test_avgpool_pad_ceil),
+        cmocka_unit_test(test_avgpool_nocount), cmocka_unit_test(test_concat),
         cmocka_unit_test(test_maxpool2_ties),  cmocka_unit_test(test_bn_relu_fused),
         cmocka_unit_test(test_conv_relu_fused),
         cmocka_unit_test(test_avgpool),        cmocka_unit_test(test_gap),

@@ -23,7 +23,7 @@ static void expect_error(const char *text, const char *needle) {
 static void test_parse_errors(void **s) {
     (void)s;
     expect_error("conv filters=8\nconvv filters=8\n", "net.txt:2: unknown layer kind 'convv'");
-    expect_error("conv filter=8\n", "net.txt:1: 'conv' has no key 'filter' (its keys: name, input, filters, size, stride, pad)");
+    expect_error("conv filter=8\n", "net.txt:1: 'conv' has no key 'filter' (its keys: name, input, filters, groups, size, stride, pad)");
     expect_error("# c\n\nconv filters=eight\n", "net.txt:3: bad value 'eight' for 'filters'");
     expect_error("dense units=10 oops\n", "net.txt:1: expected key=value, got 'oops'");
     expect_error("conv filters=4 pad=sme\n", "net.txt:1: bad value 'sme' for 'pad' (expected a whole number >= 0, same or valid)");
@@ -172,6 +172,30 @@ static void test_zoo_graphs(void **s) {
     }
 }
 
+/* An imported network's head takes the dataset's class count (--model CKPT). */
+static void expect_head(const char *text, const char *want) {
+    char *h = model_text_head_classes(text);
+    if (strcmp(h, want) != 0) fail_msg("head of:\n%s\ngave:\n%s\nexpected:\n%s", text, h, want);
+    dl_free(h);
+}
+
+static void test_head_classes(void **s) {
+    (void)s;
+    expect_head("input channels=3 height=8 width=8\nconv name=c filters=4\ngap\ndense name=fc units=1000\n",
+                "input channels=3 height=8 width=8\nconv name=c filters=4\ngap\ndense name=fc units=classes\n");
+    /* SqueezeNet: a 1x1 conv head, then relu and global pooling */
+    expect_head("conv name=a filters=8 size=3\ndropout rate=0.5\nconv name=cls filters=1000 size=1 stride=1 pad=0\nrelu name=r\ngap\n",
+                "conv name=a filters=8 size=3\ndropout rate=0.5\nconv name=cls filters=classes size=1 stride=1 pad=0\nrelu name=r\ngap\n");
+    /* a layer that is not a head's tail after the last conv: unchanged */
+    expect_head("conv name=a filters=8\nbn name=b\n", "conv name=a filters=8\nbn name=b\n");
+    expect_head("dense name=fc units=classes\n", "dense name=fc units=classes\n");
+    Model m;
+    assert_int_equal(model_init(&m, "input channels=3 height=8 width=8\nconv name=cls filters=classes size=1\ngap\n", "t",
+                                (Shape){ 0, 0, 0 }, 7, 1), DL_OK);
+    assert_int_equal(m.classes, 7);
+    model_free(&m);
+}
+
 static void test_summary(void **s) {
     (void)s;
     Model m;
@@ -207,6 +231,7 @@ int main(void) {
         cmocka_unit_test(test_zoo_shapes),
         cmocka_unit_test(test_zoo_graphs),
         cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_head_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -190,6 +190,14 @@ FIXTURE_TEST(test_bn_dense, "bn_dense.h5")
 FIXTURE_TEST(test_dwconv3x3_s1_same, "dwconv3x3_s1_same.h5")
 FIXTURE_TEST(test_dwconv3x3_s2_p1, "dwconv3x3_s2_p1.h5")
 FIXTURE_TEST(test_residual_block, "residual_block.h5")
+FIXTURE_TEST(test_conv_groups, "conv_groups.h5")
+FIXTURE_TEST(test_conv_groups_s1, "conv_groups_s1.h5")
+FIXTURE_TEST(test_clip, "clip.h5")
+FIXTURE_TEST(test_relu6, "relu6.h5")
+FIXTURE_TEST(test_maxpool3_s2_p1_ceil, "maxpool3_s2_p1_ceil.h5")
+FIXTURE_TEST(test_avgpool3_s2_p1_ceil, "avgpool3_s2_p1_ceil.h5")
+FIXTURE_TEST(test_avgpool2_p1_nocount, "avgpool2_p1_nocount.h5")
+FIXTURE_TEST(test_fire, "fire.h5")
 static void test_model_fmnist_bn(void **s) { (void)s; check_fixture("model_fmnist_bn.h5", 1); }
 static void test_model_fmnist_tfdoc(void **s) { (void)s; check_fixture("model_fmnist_tfdoc.h5", 1); }
 static void test_model_resnet8(void **s) { (void)s; check_fixture("model_resnet8.h5", 1); }
@@ -210,6 +218,10 @@ int main(void) {
         cmocka_unit_test(test_bn_conv),       cmocka_unit_test(test_bn_dense),
         cmocka_unit_test(test_dwconv3x3_s1_same), cmocka_unit_test(test_dwconv3x3_s2_p1),
         cmocka_unit_test(test_residual_block),
+        cmocka_unit_test(test_conv_groups), cmocka_unit_test(test_conv_groups_s1), cmocka_unit_test(test_clip),
+        cmocka_unit_test(test_relu6), cmocka_unit_test(test_maxpool3_s2_p1_ceil),
+        cmocka_unit_test(test_avgpool3_s2_p1_ceil), cmocka_unit_test(test_avgpool2_p1_nocount),
+        cmocka_unit_test(test_fire),
         cmocka_unit_test(test_model_fmnist_bn), cmocka_unit_test(test_model_fmnist_tfdoc),
         cmocka_unit_test(test_model_resnet8), cmocka_unit_test(test_model_mobilenet_s),
         cmocka_unit_test(test_loss_softmax),  cmocka_unit_test(test_loss_sigmoid),

@@ -9,7 +9,10 @@
  * side (`pad=same` is (R-1)/2), any stride. Every path sums each output in
  * an order fixed by the layer's shape alone, so results do not depend on
  * how many images a call gets.
- * Not here: groups, dilation (no model in the zoo uses them). */
+ * groups=G > 1 (PyTorch's groups; a depthwise conv is better a dwconv):
+ * weight (K, C/G, R, S), and every group of C/G input channels makes its
+ * K/G outputs by the im2col path on its own channels.
+ * Not here: dilation. */
 #include <cblas.h>
 #include <string.h>
 
@@ -28,6 +31,10 @@ static DlStatus conv_shape(LayerSpec *s) {
         return dl_fail(DL_EFORMAT, "conv needs filters>=1, size>=1, stride>=1");
     if (s->pad == PAD_SAME && s->size % 2 == 0)
         return dl_fail(DL_EFORMAT, "pad=same needs an odd kernel size (got size=%d); give pad=N", s->size);
+    if (s->groups == 0) s->groups = 1;   /* a zeroed spec: a plain conv */
+    if (s->groups < 1 || s->in.c % s->groups || s->filters % s->groups)
+        return dl_fail(DL_EFORMAT, "groups=%d must divide the input channels (%d) and filters (%d)",
+                       s->groups, s->in.c, s->filters);
     conv_geom(s, &pad, &P, &Q);
     if (P < 1 || Q < 1)
         return dl_fail(DL_EFORMAT, "input %dx%d is smaller than the %dx%d kernel", s->in.h, s->in.w, s->size, s->size);
@@ -36,14 +43,14 @@ static DlStatus conv_shape(LayerSpec *s) {
 }
 
 static int conv_params(const LayerSpec *s, TensorInfo t[4]) {
-    t[0] = (TensorInfo){ "weight", 4, { s->filters, s->in.c, s->size, s->size }, 1 };
+    t[0] = (TensorInfo){ "weight", 4, { s->filters, s->in.c / s->groups, s->size, s->size }, 1 };
     t[1] = (TensorInfo){ "bias", 1, { s->filters }, 0 };
     return 2;
 }
 
 static void conv_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
     (void)state;
-    int fan_in = s->in.c * s->size * s->size;
+    int fan_in = s->in.c / s->groups * s->size * s->size;
     init_fan_in_uniform(w, (size_t)s->filters * (fan_in + 1), fan_in, r);   /* weight, then bias */
 }
 
@@ -252,12 +259,68 @@ static void conv_backward_1x1(const LayerCtx *c) {
     }
 }
 
+/* ---- groups: each group of channels by the im2col path ---- */
+
+/* The spec of one group alone: C/G input channels, K/G filters. */
+static LayerSpec group_spec(const LayerSpec *s) {
+    LayerSpec g = *s;
+    g.in.c = s->in.c / s->groups;
+    g.filters = s->filters / s->groups;
+    g.groups = 1;
+    return g;
+}
+
+static void conv_forward_groups(const LayerCtx *c, int pad, int P, int Q) {
+    const LayerSpec *s = c->s;
+    LayerSpec gs = group_spec(s);
+    int G = s->groups, Kg = gs.filters, CRS = gs.in.c * s->size * s->size, PQ = P * Q;
+    size_t in_sz = shape_size(s->in), out_sz = (size_t)s->filters * PQ, gin = shape_size(gs.in);
+    const float *bias = c->w + (size_t)s->filters * CRS;
+    float *col = c->scratch;
+    for (int n = 0; n < c->n; n++)
+        for (int g = 0; g < G; g++) {
+            float *y = c->out + n * out_sz + (size_t)g * Kg * PQ;
+            for (int k = 0; k < Kg; k++)
+                for (int i = 0; i < PQ; i++) y[(size_t)k * PQ + i] = bias[g * Kg + k];
+            im2col(col, c->in + n * in_sz + g * gin, &gs, pad, P, Q);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Kg, PQ, CRS,
+                        1.0f, c->w + (size_t)g * Kg * CRS, CRS, col, PQ, 1.0f, y, PQ);
+        }
+}
+
+static void conv_backward_groups(const LayerCtx *c, int pad, int P, int Q) {
+    const LayerSpec *s = c->s;
+    LayerSpec gs = group_spec(s);
+    int G = s->groups, Kg = gs.filters, CRS = gs.in.c * s->size * s->size, PQ = P * Q;
+    size_t in_sz = shape_size(s->in), out_sz = (size_t)s->filters * PQ, gin = shape_size(gs.in);
+    float *col = c->scratch, *dcol = c->scratch + (size_t)CRS * PQ;
+    for (int n = 0; n < c->n; n++)   /* images in order: the sums over them are fixed */
+        for (int g = 0; g < G; g++) {
+            const float *dy = c->dout + n * out_sz + (size_t)g * Kg * PQ, *wg = c->w + (size_t)g * Kg * CRS;
+            if (c->dw) {
+                float *dbias = c->dw + (size_t)s->filters * CRS;
+                im2col(col, c->in + n * in_sz + g * gin, &gs, pad, P, Q);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Kg, CRS, PQ,
+                            1.0f, dy, PQ, col, PQ, 1.0f, c->dw + (size_t)g * Kg * CRS, CRS);
+                for (int k = 0; k < Kg; k++) dbias[g * Kg + k] += sum8(dy + (size_t)k * PQ, (size_t)PQ);
+            }
+            if (c->din) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, PQ, Kg,
+                            1.0f, wg, CRS, dy, PQ, 0.0f, dcol, PQ);
+                col2im_add(c->din + n * in_sz + g * gin, dcol, &gs, pad, P, Q);
+            }
+        }
+}
+
+static int conv_direct(const LayerSpec *s) { return s->groups == 1 && conv_direct_supports(s); }
+
 static void conv_forward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
     int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size;
     conv_geom(s, &pad, &P, &Q);
+    if (s->groups > 1) { conv_forward_groups(c, pad, P, Q); return; }
     if (s->size == 1 && s->stride == 1 && pad == 0) { conv_forward_1x1(c); return; }
-    if (conv_direct_supports(s)) { conv_direct_forward(c, pad, P, Q); return; }
+    if (conv_direct(s)) { conv_direct_forward(c, pad, P, Q); return; }
     if (s->stride == 1 && s->size > 1 && s->in.c >= S1_MIN_C) { conv_forward_s1(c, pad, P, Q); return; }
     int PQ = P * Q;
     size_t in_sz = shape_size(s->in), out_sz = (size_t)K * PQ;
@@ -278,8 +341,9 @@ static void conv_backward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
     int pad, P, Q, K = s->filters, CRS = s->in.c * s->size * s->size;
     conv_geom(s, &pad, &P, &Q);
-    if (conv_direct_supports(s)) { conv_direct_backward(c, pad, P, Q); return; }   /* honours din_fresh */
+    if (conv_direct(s)) { conv_direct_backward(c, pad, P, Q); return; }   /* honours din_fresh */
     if (c->din && c->din_fresh) memset(c->din, 0, sizeof(float) * c->n * shape_size(s->in));
+    if (s->groups > 1) { conv_backward_groups(c, pad, P, Q); return; }
     if (s->size == 1 && s->stride == 1 && pad == 0) { conv_backward_1x1(c); return; }
     if (s->stride == 1 && s->size > 1 && s->in.c >= S1_MIN_C) { conv_backward_s1(c, pad, P, Q); return; }
     int PQ = P * Q;
@@ -310,8 +374,9 @@ static size_t conv_scratch(const LayerSpec *s, int n) {
     (void)n;
     int pad, P, Q;
     conv_geom(s, &pad, &P, &Q);
-    size_t general = 2 * (size_t)s->in.c * s->size * s->size * P * Q;
-    if (conv_direct_supports(s)) {
+    size_t general = 2 * (size_t)(s->in.c / s->groups) * s->size * s->size * P * Q;
+    if (s->groups > 1) return general;
+    if (conv_direct(s)) {
         size_t d = conv_direct_scratch(s, pad, P, Q);
         return d > general ? d : general;
     }
@@ -325,5 +390,5 @@ static size_t conv_scratch(const LayerSpec *s, int n) {
 const LayerOps conv_ops = {
     .kind = "conv", .shape = conv_shape, .params = conv_params, .states = no_tensors,
     .cache_count = no_floats, .scratch_count = conv_scratch, .init = conv_init,
-    .forward = conv_forward, .backward = conv_backward, .writes_din = 1, .takes_relu = conv_direct_supports,
+    .forward = conv_forward, .backward = conv_backward, .writes_din = 1, .takes_relu = conv_direct,
 };

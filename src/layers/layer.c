@@ -9,6 +9,7 @@ static const LayerOps *const all_ops[LK_COUNT] = {
     [LK_LEAKY] = &leaky_ops,     [LK_MAXPOOL] = &maxpool_ops, [LK_AVGPOOL] = &avgpool_ops,
     [LK_GAP] = &gap_ops,         [LK_BN] = &bn_ops,           [LK_DROPOUT] = &dropout_ops,
     [LK_FLATTEN] = &flatten_ops, [LK_ADD] = &add_ops,         [LK_DWCONV] = &dwconv_ops,
+    [LK_CLIP] = &clip_ops,       [LK_RELU6] = &relu6_ops,     [LK_CONCAT] = &concat_ops,
 };
 
 const LayerOps *layer_ops(LayerKind k) {

@@ -22,7 +22,7 @@
 
 typedef enum {
     LK_CONV, LK_DENSE, LK_RELU, LK_LEAKY, LK_MAXPOOL, LK_AVGPOOL, LK_GAP,
-    LK_BN, LK_DROPOUT, LK_FLATTEN, LK_ADD, LK_DWCONV, LK_COUNT
+    LK_BN, LK_DROPOUT, LK_FLATTEN, LK_ADD, LK_DWCONV, LK_CLIP, LK_RELU6, LK_CONCAT, LK_COUNT
 } LayerKind;
 
 typedef struct { int c, h, w; } Shape;   /* per sample */
@@ -37,16 +37,20 @@ typedef struct {
     char name[64];
     int line;                 /* line in the model text, for messages */
     int filters, size, stride, pad;   /* conv, dwconv (no filters), maxpool, avgpool */
+    int groups;               /* conv: groups of channels (1: a plain conv), as PyTorch's groups= */
+    int ceil_mode;            /* maxpool, avgpool: output size rounded up (PyTorch's ceil_mode) */
+    int count_pad;            /* avgpool: padded zeros count in the divisor (count_include_pad) */
+    float lo, hi;             /* clip, relu6: min(max(x, lo), hi) */
     int units;                /* dense (UNITS_CLASSES: the dataset's class count) */
     float alpha;              /* leaky: negative slope */
     float rate;               /* dropout: probability of dropping */
     float eps, momentum;      /* bn */
     char input_name[64];      /* input=NAME; empty: the previous layer */
-    char from_name[64];       /* add: from=NAME */
+    char from_name[64];       /* add, concat: from=NAME */
     int src;                  /* index of the layer whose output is the input; -1: model input */
-    int from;                 /* add: index of the layer added to the input; else -1 */
+    int from;                 /* add, concat: index of the layer added to / stacked after the input; else -1 */
     Shape in, out;            /* resolved by model_init */
-    Shape in2;                /* add: the output shape of layer `from` */
+    Shape in2;                /* add, concat: the output shape of layer `from` */
     int index;                /* position in the model; keys dropout masks */
     int relu_after;           /* set by model_init when an in-place relu follows that this
                                * layer does itself (LayerOps.takes_relu): forward clamps at
@@ -124,7 +128,10 @@ size_t layer_state_count(const LayerSpec *s);
 
 /* The layer kinds (one file each). */
 extern const LayerOps conv_ops, dense_ops, relu_ops, leaky_ops, maxpool_ops, avgpool_ops,
-    gap_ops, bn_ops, dropout_ops, flatten_ops, add_ops, dwconv_ops;
+    gap_ops, bn_ops, dropout_ops, flatten_ops, add_ops, dwconv_ops, clip_ops, relu6_ops, concat_ops;
+
+/* 1 for the kinds with a second input (from=): add, concat. */
+static inline int layer_has_from(LayerKind k) { return k == LK_ADD || k == LK_CONCAT; }
 
 /* Helpers shared by layer files. */
 int no_tensors(const LayerSpec *s, TensorInfo t[4]);

@@ -1,7 +1,12 @@
-/* pool.c: max pooling, average pooling (size R, stride S, no padding, floor
- * mode, as PyTorch's defaults) and global average pooling (C,H,W) -> (C).
+/* pool.c: max pooling, average pooling (size R, stride S, `pad` on every
+ * side, floor or ceil mode, PyTorch's semantics) and global average pooling
+ * (C,H,W) -> (C).
  * Max pooling keeps the argmax of each window for backward; ties go to the
- * first element in row-major order. */
+ * first element in row-major order; padding never wins (it is -inf). Average
+ * pooling divides by the window's size clipped to the padded input
+ * (count_pad=1, PyTorch's count_include_pad) or by the real pixels in it
+ * (count_pad=0); in ceil mode a window that starts in the right or bottom
+ * padding is dropped, as PyTorch does. */
 #include <stdint.h>
 #include <string.h>
 #ifdef __AVX512F__
@@ -10,15 +15,44 @@
 
 #include "layers/layer.h"
 
+/* Output length along one axis of length L (PyTorch's pooling_output_shape). */
+static int pool_len(int L, int R, int st, int pad, int ceil_mode) {
+    int span = L + 2 * pad - R;
+    int o = (ceil_mode ? (span + st - 1) / st : span / st) + 1;
+    if (ceil_mode && (o - 1) * st >= L + pad) o--;
+    return o;
+}
+
 static DlStatus pool_shape(LayerSpec *s) {
     if (s->size < 1) return dl_fail(DL_EFORMAT, "pooling needs size>=1");
     if (s->stride < 1) s->stride = s->size;
-    if (s->in.h < s->size || s->in.w < s->size)
-        return dl_fail(DL_EFORMAT, "input %dx%d is smaller than the %dx%d pooling window",
-                       s->in.h, s->in.w, s->size, s->size);
-    s->out = (Shape){ s->in.c, (s->in.h - s->size) / s->stride + 1, (s->in.w - s->size) / s->stride + 1 };
+    if (s->pad == PAD_SAME) return dl_fail(DL_EFORMAT, "pooling takes pad=N (at most size/2), not pad=same");
+    if (s->pad < 0 || 2 * s->pad > s->size)
+        return dl_fail(DL_EFORMAT, "pooling pad=%d must be at most half the window (size=%d)", s->pad, s->size);
+    if (s->in.h + 2 * s->pad < s->size || s->in.w + 2 * s->pad < s->size)
+        return dl_fail(DL_EFORMAT, "input %dx%d (padded by %d) is smaller than the %dx%d pooling window",
+                       s->in.h, s->in.w, s->pad, s->size, s->size);
+    s->out = (Shape){ s->in.c, pool_len(s->in.h, s->size, s->stride, s->pad, s->ceil_mode),
+                      pool_len(s->in.w, s->size, s->stride, s->pad, s->ceil_mode) };
     return DL_OK;
 }
+
+/* The window of output (p, q) clipped to the input: rows [h0, h1), columns
+ * [w0, w1) (never empty: the shape rules keep a window on real pixels), and
+ * avgpool's divisor. */
+typedef struct { int h0, h1, w0, w1; float inv; } Window;
+
+static Window pool_window(const LayerSpec *s, int p, int q) {
+    int R = s->size, st = s->stride, pad = s->pad, H = s->in.h, W = s->in.w;
+    int h0 = p * st - pad, w0 = q * st - pad;
+    int h1 = h0 + R < H + pad ? h0 + R : H + pad, w1 = w0 + R < W + pad ? w0 + R : W + pad;
+    int padded = (h1 - h0) * (w1 - w0);
+    Window w = { h0 < 0 ? 0 : h0, h1 < H ? h1 : H, w0 < 0 ? 0 : w0, w1 < W ? w1 : W, 0.0f };
+    w.inv = 1.0f / (float)(s->count_pad ? padded : (w.h1 - w.h0) * (w.w1 - w.w0));
+    return w;
+}
+
+static int pool_plain(const LayerSpec *s) { return s->pad == 0 && !s->ceil_mode; }
 
 static size_t maxpool_cache(const LayerSpec *s, int n) { return (size_t)n * shape_size(s->out); }
 
@@ -56,10 +90,13 @@ static void maxpool2_plane(const float *x, float *y, int32_t *a, int W, int P, i
 
 static void maxpool_forward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
-    int H = s->in.h, W = s->in.w, P = s->out.h, Q = s->out.w, R = s->size, st = s->stride;
+    int H = s->in.h, W = s->in.w, P = s->out.h, Q = s->out.w;
+#ifdef __AVX512F__
+    int R = s->size, st = s->stride;
+#endif
     int32_t *arg = (int32_t *)c->cache;    /* (n, C, P, Q): index into the (H, W) plane */
 #ifdef __AVX512F__
-    if (R == 2 && st == 2) {
+    if (R == 2 && st == 2 && pool_plain(s)) {
         for (size_t plane = 0; plane < (size_t)c->n * s->in.c; plane++)
             maxpool2_plane(c->in + plane * H * W, c->out + plane * P * Q, arg + plane * P * Q, W, P, Q);
         return;
@@ -71,10 +108,11 @@ static void maxpool_forward(const LayerCtx *c) {
         int32_t *a = arg + plane * P * Q;
         for (int p = 0; p < P; p++)
             for (int q = 0; q < Q; q++) {
-                int best = p * st * W + q * st;
-                for (int r = 0; r < R; r++)
-                    for (int t = 0; t < R; t++) {
-                        int i = (p * st + r) * W + q * st + t;
+                Window wd = pool_window(s, p, q);
+                int best = wd.h0 * W + wd.w0;
+                for (int h = wd.h0; h < wd.h1; h++)
+                    for (int w = wd.w0; w < wd.w1; w++) {
+                        int i = h * W + w;
                         if (x[i] > x[best]) best = i;
                     }
                 y[p * Q + q] = x[best];
@@ -119,7 +157,7 @@ static void maxpool_backward(const LayerCtx *c) {
     size_t HW = (size_t)s->in.h * s->in.w, PQ = (size_t)s->out.h * s->out.w;
     const int32_t *arg = (const int32_t *)c->cache;
 #ifdef __AVX512F__
-    if (c->din_fresh && s->size == 2 && s->stride == 2 && s->in.h % 2 == 0 && s->in.w % 2 == 0) {
+    if (c->din_fresh && s->size == 2 && s->stride == 2 && pool_plain(s) && s->in.h % 2 == 0 && s->in.w % 2 == 0) {
         for (size_t plane = 0; plane < (size_t)c->n * s->in.c; plane++)
             maxpool2_backward_fresh(c->din + plane * HW, c->dout + plane * PQ, arg + plane * PQ, s->in.w, s->out.h,
                                     s->out.w);
@@ -134,33 +172,33 @@ static void maxpool_backward(const LayerCtx *c) {
 
 static void avgpool_forward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
-    int H = s->in.h, W = s->in.w, P = s->out.h, Q = s->out.w, R = s->size, st = s->stride;
-    float inv = 1.0f / (float)(R * R);
+    int H = s->in.h, W = s->in.w, P = s->out.h, Q = s->out.w;
     for (size_t plane = 0; plane < (size_t)c->n * s->in.c; plane++) {
         const float *x = c->in + plane * H * W;
         float *y = c->out + plane * P * Q;
         for (int p = 0; p < P; p++)
             for (int q = 0; q < Q; q++) {
+                Window wd = pool_window(s, p, q);
                 float acc = 0.0f;
-                for (int r = 0; r < R; r++)
-                    for (int t = 0; t < R; t++) acc += x[(p * st + r) * W + q * st + t];
-                y[p * Q + q] = acc * inv;
+                for (int h = wd.h0; h < wd.h1; h++)
+                    for (int w = wd.w0; w < wd.w1; w++) acc += x[h * W + w];
+                y[p * Q + q] = acc * wd.inv;
             }
     }
 }
 
 static void avgpool_backward(const LayerCtx *c) {
     const LayerSpec *s = c->s;
-    int H = s->in.h, W = s->in.w, P = s->out.h, Q = s->out.w, R = s->size, st = s->stride;
-    float inv = 1.0f / (float)(R * R);
+    int H = s->in.h, W = s->in.w, P = s->out.h, Q = s->out.w;
     for (size_t plane = 0; plane < (size_t)c->n * s->in.c; plane++) {
         float *dx = c->din + plane * H * W;
         const float *dy = c->dout + plane * P * Q;
         for (int p = 0; p < P; p++)
             for (int q = 0; q < Q; q++) {
-                float g = dy[p * Q + q] * inv;
-                for (int r = 0; r < R; r++)
-                    for (int t = 0; t < R; t++) dx[(p * st + r) * W + q * st + t] += g;
+                Window wd = pool_window(s, p, q);
+                float g = dy[p * Q + q] * wd.inv;
+                for (int h = wd.h0; h < wd.h1; h++)
+                    for (int w = wd.w0; w < wd.w1; w++) dx[h * W + w] += g;
             }
     }
 }

@@ -3,6 +3,7 @@
 
 Run by hand (not by CI) with Debian's python3-torch and python3-h5py:
     /usr/bin/python3 tests/reference/make_ref.py        # writes tests/reference/fixtures/*.h5
+    /usr/bin/python3 tests/reference/make_ref.py NAME.. # only those fixtures
 
 Each case is a small dltrain model text (one layer, a small graph, or a
 whole zoo model). This script parses the same text format itself, builds the
@@ -17,6 +18,7 @@ src/model.c, so the fixtures follow the models the program really builds.
 """
 import os
 import re
+import sys
 
 import h5py
 import numpy as np
@@ -25,11 +27,12 @@ from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "fixtures")
-SRC = os.path.join(HERE, "..", "..", "src", "model.c")
+SRC = os.path.join(HERE, "..", "..", "src", "zoo.c")
+ONLY = set(sys.argv[1:])
 
 
 def zoo_text(name):
-    """The zoo model's text, as the C string literal in src/model.c holds it."""
+    """The zoo model's text, as the C string literal in src/zoo.c holds it."""
     src = open(SRC).read()
     m = re.search(r'\{\s*"%s",\s*((?:"[^"]*"\s*)+)\}' % re.escape(name), src)
     return "".join(s.encode().decode("unicode_escape") for s in re.findall(r'"([^"]*)"', m.group(1)))
@@ -72,7 +75,7 @@ class Graph(nn.Module):
         for m in self.layers:
             y = m(x if m.src < 0 else acts[m.src])
             if m.frm is not None:
-                y = y + acts[m.frm]
+                y = torch.cat((y, acts[m.frm]), 1) if m.kind == "concat" else y + acts[m.frm]
             acts.append(y)
         return acts[-1]
 
@@ -92,7 +95,7 @@ def build(text):
             k, r = int(kv["filters"]), int(kv.get("size", 3))
             s = int(kv.get("stride", 1))
             p = (r - 1) // 2 if kv.get("pad") == "same" else int(kv.get("pad", 0))
-            mod = nn.Conv2d(c, k, r, s, p)
+            mod = nn.Conv2d(c, k, r, s, p, groups=int(kv.get("groups", 1)))
             c, h, w = k, (h + 2 * p - r) // s + 1, (w + 2 * p - r) // s + 1
         elif kind == "dwconv":
             r, s = int(kv.get("size", 3)), int(kv.get("stride", 1))
@@ -103,6 +106,15 @@ def build(text):
             frm = names.index(kv["from"])
             assert shapes[frm] == (c, h, w, flat), (name, shapes[frm], (c, h, w, flat))
             mod = nn.Identity()
+        elif kind == "concat":
+            frm = names.index(kv["from"])
+            assert shapes[frm][1:3] == (h, w), (name, shapes[frm], (h, w))
+            c += shapes[frm][0]
+            mod = nn.Identity()
+        elif kind == "clip":
+            mod = nn.Hardtanh(float(kv.get("min", 0)), float(kv.get("max", 6)))
+        elif kind == "relu6":
+            mod = nn.ReLU6()
         elif kind == "dense":
             u = int(kv["units"])
             mod = nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, u))
@@ -114,8 +126,12 @@ def build(text):
         elif kind in ("maxpool", "avgpool"):
             r = int(kv.get("size", 2))
             s = int(kv.get("stride", r))
-            mod = (nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d)(r, s)
-            h, w = (h - r) // s + 1, (w - r) // s + 1
+            p, ceil = int(kv.get("pad", 0)), kv.get("ceil", "0") == "1"
+            if kind == "maxpool":
+                mod = nn.MaxPool2d(r, s, p, ceil_mode=ceil)
+            else:
+                mod = nn.AvgPool2d(r, s, p, ceil_mode=ceil, count_include_pad=kv.get("count_pad", "1") == "1")
+            h, w = [mod(torch.zeros(1, 1, h, w)).shape[k] for k in (2, 3)]
         elif kind == "gap":
             mod = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
             h, w, flat = 1, 1, True
@@ -147,6 +163,8 @@ def tensors(m):
 
 
 def case(name, text, n=4, labels=False, scale=1.0):
+    if ONLY and name not in ONLY:
+        return
     torch.manual_seed(len(name) * 7919 + sum(map(ord, name)))
     inp, mods = build(text)
     net = Graph(mods).double().train()
@@ -241,13 +259,26 @@ def main():
          "add from=n2\nrelu name=out\n"
          "conv name=c3 filters=8 size=3 pad=same\nadd name=sum2 from=out\n"
          "gap\ndense name=fc units=5\n", n=4)
+    # the layers ONNX import needs
+    case("conv_groups", "input channels=6 height=9 width=9\nconv name=c filters=4 size=3 stride=2 pad=1 groups=2\n")
+    case("conv_groups_s1", "input channels=8 height=7 width=7\nconv name=c filters=12 size=3 pad=same groups=4\n")
+    case("clip", inp + "clip min=-0.5 max=0.8\n")
+    case("relu6", inp + "relu6\n", scale=5.0)
+    case("maxpool3_s2_p1_ceil", "input channels=3 height=10 width=9\nmaxpool size=3 stride=2 pad=1 ceil=1\n")
+    case("avgpool3_s2_p1_ceil", "input channels=3 height=10 width=9\navgpool size=3 stride=2 pad=1 ceil=1\n")
+    case("avgpool2_p1_nocount", "input channels=3 height=7 width=8\navgpool size=2 stride=2 pad=1 count_pad=0 ceil=1\n")
+    case("fire", "input channels=4 height=7 width=7\n"
+         "conv name=sq filters=3 size=1\nrelu name=sqr\nconv name=e1 filters=4 size=1\nrelu name=e1r\n"
+         "conv name=e3 filters=4 size=3 pad=1 input=sqr\nrelu name=e3r\nconcat name=cat input=e1r from=e3r\n"
+         "maxpool size=3 stride=2 ceil=1\n")
     # the zoo models at a small input (zoo models take their input size from
     # the data), so the fixtures stay small
     for zoo, shape in (("fmnist-bn", (1, 12)), ("fmnist-tfdoc", (1, 8)), ("resnet8", (3, 16)), ("mobilenet-s", (3, 16))):
         text = "input channels=%d height=%d width=%d\n" % (shape[0], shape[1], shape[1]) + \
             zoo_text(zoo).replace("units=classes", "units=10")
         case("model_" + zoo.replace("-", "_"), text, n=4, labels=True)
-    loss_cases()
+    if not ONLY:
+        loss_cases()
 
 
 if __name__ == "__main__":
