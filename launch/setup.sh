@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
       libhdf5-dev hdf5-tools libturbojpeg0-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist
       libprotobuf-c-dev protobuf-c-compiler)
+PKGS+=(clang libomp-dev)   # launch/test_sanitize.sh: clang's ASan/UBSan (and libFuzzer) build, with OpenMP
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -26,5 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 BUILD=${BUILD:-build}
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# DLTRAIN_ARCH=x86-64-v3 (or generic, x86-64-v4): a build for every node of a
+# cluster (README "Running on a cluster"); unset: the build's own (native).
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release ${DLTRAIN_ARCH:+-DDLTRAIN_ARCH="$DLTRAIN_ARCH"} >/dev/null
 cmake --build "$BUILD" -j "$(nproc)"

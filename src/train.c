@@ -958,7 +958,7 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     t.pos.groups = c->groups;
     t.pos.train_samples = n;
 
-    say(&t, "dltrain %s: %d rank%s x %d BLAS thread%s, global batch %d in %d groups of %d, %lld steps/epoch, "
+    say(&t, "dltrain %s (" DL_BUILD_DESC "): %d rank%s x %d BLAS thread%s, global batch %d in %d groups of %d, %lld steps/epoch, "
         "%lld training images, %lld validation\n",
         DLTRAIN_VERSION, d->size, d->size > 1 ? "s" : "", c->threads, c->threads > 1 ? "s" : "", c->batch, t.G, t.gs,
         (long long)steps, (long long)n, (long long)t.valid.n);

@@ -55,7 +55,11 @@ typedef struct {
 /* -O3's predictive commoning would carry each input broadcast over to the
  * next tap (x[j] at t+1 is x[j+1] at t) and spill the 14 of them to the
  * stack; reloading them is cheaper. */
+#if defined(__GNUC__) && !defined(__clang__)
 #define NO_PCOM __attribute__((optimize("no-predictive-commoning")))
+#else   /* clang (the sanitizer and fuzz builds) has no such pass to turn off */
+#define NO_PCOM
+#endif
 #define UNROLL _Pragma("GCC unroll 8")
 
 /* Output block: channels k0..k0+32 (two vectors) x NP pixels q0.. of
