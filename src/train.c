@@ -160,6 +160,7 @@ static void trainer_free(Trainer *t) {
     if (t->events) fclose(t->events);
     dl_free(t->metrics);
     dl_free(t->model_text);
+    dl_free(t->pos.metrics_csv);   /* a resume's copy: rank 0 frees it in open_run_dir, other ranks here */
     model_free(&t->m);
     dataset_close(&t->train);
     dataset_close(&t->valid);
