@@ -23,8 +23,10 @@
  * layer's shape (not on how many images or groups a call gets), so results
  * are the same bits for any -np and thread count, as everywhere in dltrain.
  * Built only where the compiler targets AVX-512 (-march=native on such a
- * CPU); elsewhere conv.c uses its GEMM paths. Ranks on CPUs of both kinds
- * would differ in the last bits; the weight digest check names such a rank. */
+ * CPU, or -DDLTRAIN_ARCH=x86-64-v4); elsewhere conv.c uses its GEMM paths.
+ * The two kinds differ in the last bits: a run whose ranks mix them keeps
+ * the ranks' weights equal (same summed gradient) but not the same bytes as
+ * any other -np (README "Running on a cluster"). */
 #include <string.h>
 
 #include "layers/conv_direct.h"
