@@ -11,6 +11,7 @@ PKGS=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-de
       libprotobuf-c-dev protobuf-c-compiler iproute2)
 PKGS+=(python3-onnx python3-h5py python3-numpy)   # tests/cli_export.sh: onnx's checker, dataset pixels for ONNX Runtime
 PKGS+=(python3-torch python3-torchvision libonnx-testdata)   # ONNX import tests: torch exports torchvision networks, ONNX's conformance data
+PKGS+=(clang libomp-dev)   # launch/test_sanitize.sh: clang's ASan/UBSan (and libFuzzer) build, with OpenMP
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -32,5 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 BUILD=${BUILD:-build}
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# DLTRAIN_ARCH=x86-64-v3 (or generic, x86-64-v4): a build for every node of a
+# cluster (README "Running on a cluster"); unset: the build's own (native).
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release ${DLTRAIN_ARCH:+-DDLTRAIN_ARCH="$DLTRAIN_ARCH"} >/dev/null
 cmake --build "$BUILD" -j "$(nproc)"

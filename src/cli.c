@@ -416,7 +416,7 @@ int dl_dltrain_main(int argc, char **argv) {
         if (d.rank == 0) usage(argc < 2 ? stderr : stdout);
         rc = argc < 2 ? 2 : 0;
     } else if (!strcmp(argv[1], "--version")) {
-        if (d.rank == 0) printf("dltrain %s\n", DLTRAIN_VERSION);
+        if (d.rank == 0) printf("dltrain %s (%s)\n", DLTRAIN_VERSION, DL_BUILD_DESC);
         rc = 0;
     } else if (!strcmp(argv[1], "train")) rc = cmd_train(argc - 2, argv + 2, &d, 0);
     else if (!strcmp(argv[1], "lr-find")) rc = cmd_train(argc - 2, argv + 2, &d, 1);

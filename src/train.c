@@ -184,6 +184,7 @@ static void trainer_free(Trainer *t) {
     if (t->events) fclose(t->events);
     dl_free(t->metrics);
     dl_free(t->model_text);
+    dl_free(t->pos.metrics_csv);   /* a resume's copy: rank 0 frees it in open_run_dir, other ranks here */
     model_free(&t->m);
     dataset_close(&t->train);
     dataset_close(&t->valid);
@@ -1051,7 +1052,7 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     char ranks[1024];
     dist_describe(d, c->threads, ranks, sizeof ranks);   /* collective */
     if (cfg->resume) dist_set_checkpoint(d, cfg->resume);
-    say(&t, "dltrain %s: %s, global batch %d in %d groups of %d, %lld steps/epoch, "
+    say(&t, "dltrain %s (" DL_BUILD_DESC "): %s, global batch %d in %d groups of %d, %lld steps/epoch, "
         "%lld training images, %lld validation\n",
         DLTRAIN_VERSION, ranks, c->batch, t.G, t.gs, (long long)steps, (long long)n, (long long)t.valid.n);
     char optdesc[160];

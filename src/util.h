@@ -11,6 +11,18 @@
 
 #include "dltrain.h"
 
+/* What the build targets (CMake's DLTRAIN_ARCH) and whether the AVX-512
+ * kernels are in it, for the start-up header and --version: ranks of one run
+ * need builds that sum the same way (README "Running on a cluster"). */
+#ifndef DL_BUILD_ARCH
+#define DL_BUILD_ARCH "unknown"
+#endif
+#ifdef __AVX512F__
+#define DL_BUILD_DESC DL_BUILD_ARCH " build, AVX-512 kernels"
+#else
+#define DL_BUILD_DESC DL_BUILD_ARCH " build, no AVX-512 kernels"
+#endif
+
 /* Records a one-line message for `code` (printf-style) and returns `code`.
  * The message stays readable through dl_errmsg() until the next dl_fail. */
 DlStatus dl_fail(DlStatus code, const char *fmt, ...)

@@ -23,8 +23,10 @@
  * layer's shape (not on how many images or groups a call gets), so results
  * are the same bits for any -np and thread count, as everywhere in dltrain.
  * Built only where the compiler targets AVX-512 (-march=native on such a
- * CPU); elsewhere conv.c uses its GEMM paths. Ranks on CPUs of both kinds
- * would differ in the last bits; the weight digest check names such a rank. */
+ * CPU, or -DDLTRAIN_ARCH=x86-64-v4); elsewhere conv.c uses its GEMM paths.
+ * The two kinds differ in the last bits: a run whose ranks mix them keeps
+ * the ranks' weights equal (same summed gradient) but not the same bytes as
+ * any other -np (README "Running on a cluster"). */
 #include <string.h>
 
 #include "layers/conv_direct.h"
@@ -55,7 +57,11 @@ typedef struct {
 /* -O3's predictive commoning would carry each input broadcast over to the
  * next tap (x[j] at t+1 is x[j+1] at t) and spill the 14 of them to the
  * stack; reloading them is cheaper. */
+#if defined(__GNUC__) && !defined(__clang__)
 #define NO_PCOM __attribute__((optimize("no-predictive-commoning")))
+#else   /* clang (the sanitizer and fuzz builds) has no such pass to turn off */
+#define NO_PCOM
+#endif
 #define UNROLL _Pragma("GCC unroll 8")
 
 /* Output block: channels k0..k0+32 (two vectors) x NP pixels q0.. of
