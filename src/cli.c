@@ -37,14 +37,16 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
     TrainConfig c = { .epochs = 10, .batch = 64, .groups = 4, .lr = 0.05f, .momentum = 0.9f,
                       .seed = 1, .progress = -1, .check_every = 100,
                       .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .step_epochs = 1, .gamma = 0.1f,
-                      .threshold = 0.5f, .lr_mult = 100.0f };
+                      .threshold = 0.5f, .lr_mult = 100.0f, .cam = 8 };
     const char *fine_tune = NULL;
     int no_progress = 0;
     const Flag flags[] = {
         { "train", F_STR, &c.train_path, NULL, "training dataset (HDF5, from dlprep)" },
         { "valid", F_STR, &c.valid_path, lr_find ? "unused" : NULL, "validation dataset (HDF5), evaluated after every epoch" },
         { "model", F_STR, &c.model, "from --resume", "zoo model name or model file (see `dltrain summary`); required unless --resume" },
-        { "out", F_STR, &c.out_dir, NULL, lr_find ? "output directory: lr_find.csv" : "run directory: last.h5, best.h5, metrics.csv, log.txt, events.jsonl" },
+        { "out", F_STR, &c.out_dir, NULL, lr_find ? "output directory: lr_find.csv (and report.html)" : "run directory: last.h5, best.h5, metrics.csv, log.txt, events.jsonl, report.html" },
+        { "overwrite", F_BOOL, &c.overwrite, NULL, "start a new run in an --out that already holds one (its checkpoints, log and metrics are replaced)" },
+        { "cam", F_INT, &c.cam, "8", "report.html: Grad-CAM heat maps of this many validation images (half top losses, half right answers; 0: none)" },
         { "epochs", F_INT, &c.epochs, "10", "passes over the training data" },
         { "batch", F_INT, &c.batch, "64", "global batch size (all ranks together)" },
         { "groups", F_INT, &c.groups, "4", "fixed groups per batch (power of two); batch-norm statistics are per group; -np must divide it" },

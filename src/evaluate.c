@@ -1,6 +1,8 @@
 /* evaluate.c: see evaluate.h. */
 #include "evaluate.h"
 
+#include <string.h>
+
 #include "layers/loss.h"
 
 void evaluate_run(EvalResult *r, Model *m, const Dataset *v, const EvalOptions *o, float *x) {
@@ -17,6 +19,7 @@ void evaluate_run(EvalResult *r, Model *m, const Dataset *v, const EvalOptions *
         dataset_images(v, idx, n, x);
         ForwardArgs a = { .training = 0, .sample = idx };
         const float *logits = model_forward(m, x, n, &a);
+        if (o->logits) memcpy(o->logits + (size_t)i * k, logits, sizeof(float) * (size_t)n * k);
         if (r->multi) {
             const uint8_t *t8 = v->targets + (size_t)i * k;
             for (size_t e = 0; e < (size_t)n * k; e++) targets[e] = t8[e] ? 1.0f : 0.0f;

@@ -13,6 +13,7 @@ typedef struct {
     int topk;                /* top-k accuracy (1: same as accuracy) */
     double beta;             /* F-beta */
     float threshold;         /* multi-label decision threshold on the probability */
+    float *logits;           /* (v->n, k) when not NULL: every sample's logits (report.html's top losses) */
 } EvalOptions;
 
 typedef struct {
