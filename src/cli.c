@@ -16,6 +16,7 @@
 #include "flags.h"
 #include "dltrain.h"
 #include "model.h"
+#include "run/commands.h"
 #include "train.h"
 
 /* Threads per rank: OPENBLAS_NUM_THREADS if set, else the node's cores
@@ -185,25 +186,7 @@ static DlStatus eval_run(const char *ckpt, const char *data, const char *csv, co
     CheckpointInfo info;
     Dataset ds = { 0 };
     Model m = { 0 };
-    DlStatus st = checkpoint_info(&info, ckpt);
-    if (st != DL_OK) return st;
-    st = dataset_open(&ds, data);
-    if (st == DL_OK && (ds.c != info.input.c || ds.h != info.input.h || ds.w != info.input.w))
-        st = dl_fail(DL_EFORMAT, "'%s' has %dx%dx%d images but checkpoint '%s' expects %dx%dx%d (make it with the same dlprep --size/--channels)",
-                     data, ds.c, ds.h, ds.w, ckpt, info.input.c, info.input.h, info.input.w);
-    else if (st == DL_OK && ds.k != info.k)
-        st = dl_fail(DL_EFORMAT, "'%s' has %d classes but checkpoint '%s' was trained on %d", data, ds.k, ckpt, info.k);
-    for (int i = 0; st == DL_OK && i < ds.k; i++)
-        if (strcmp(ds.class_names[i], info.class_names[i]) != 0)
-            st = dl_fail(DL_EFORMAT, "class %d is '%s' in '%s' but '%s' in checkpoint '%s'", i, ds.class_names[i], data,
-                         info.class_names[i], ckpt);
-    if (st == DL_OK && info.norm.on) {   /* the inputs as the model saw them in training */
-        ds.normalize = 1;
-        memcpy(ds.mean, info.norm.mean, sizeof ds.mean);
-        memcpy(ds.std, info.norm.std, sizeof ds.std);
-    }
-    if (st == DL_OK) st = model_init(&m, info.model_text, info.model_source, info.input, info.k, batch);
-    if (st == DL_OK) st = checkpoint_load(ckpt, &m, NULL);
+    DlStatus st = evaluate_open(&m, &ds, &info, ckpt, data, batch);
     if (st == DL_OK) {
         float *x = dl_malloc(sizeof(float) * (size_t)batch * shape_size(m.input));
         EvalResult r;
@@ -298,7 +281,10 @@ static void usage(FILE *f) {
             "  train     train a model on an HDF5 dataset (see dlprep), validate every epoch\n"
             "  lr-find   the learning-rate range test: loss against an exponentially growing lr, a suggestion\n"
             "  eval      every metric of a checkpoint on a dataset: accuracy, top-k, F-beta, per class, confusion\n"
-            "  summary   print a model's layers, output shapes and parameter counts\n\n"
+            "  summary   print a model's layers, output shapes and parameter counts\n"
+            "  report    rebuild RUNDIR/report.html (curves, confusion heat map, top losses, Grad-CAM) from a run\n"
+            "  interpret the same report for any checkpoint and dataset\n"
+            "  show-batch  a grid of a training batch after augmentation, as a JPEG\n\n"
             "zoo models: %s\n",
             DLTRAIN_VERSION, model_zoo_names());
 }
@@ -317,8 +303,11 @@ int dl_dltrain_main(int argc, char **argv) {
     else if (!strcmp(argv[1], "lr-find")) rc = cmd_train(argc - 2, argv + 2, &d, 1);
     else if (!strcmp(argv[1], "summary")) rc = cmd_summary(argc - 2, argv + 2, &d);
     else if (!strcmp(argv[1], "eval")) rc = cmd_eval(argc - 2, argv + 2, &d);
+    else if (!strcmp(argv[1], "report")) rc = run_cmd_report(argc - 2, argv + 2, &d);
+    else if (!strcmp(argv[1], "interpret")) rc = run_cmd_interpret(argc - 2, argv + 2, &d);
+    else if (!strcmp(argv[1], "show-batch")) rc = run_cmd_show_batch(argc - 2, argv + 2, &d);
     else {
-        if (d.rank == 0) fprintf(stderr, "dltrain: unknown command '%s' (commands: train, lr-find, eval, summary; see dltrain --help)\n", argv[1]);
+        if (d.rank == 0) fprintf(stderr, "dltrain: unknown command '%s' (commands: train, lr-find, eval, summary, report, interpret, show-batch; see dltrain --help)\n", argv[1]);
         rc = 2;
     }
     dist_finalize(&d);

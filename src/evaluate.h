@@ -6,6 +6,7 @@
 #define DL_EVALUATE_H
 
 #include "data/dataset.h"
+#include "checkpoint.h"
 #include "metrics.h"
 #include "model.h"
 
@@ -26,6 +27,13 @@ typedef struct {
  * max_n inputs. Free r with evaluate_free. */
 void evaluate_run(EvalResult *r, Model *m, const Dataset *v, const EvalOptions *o, float *x);
 void evaluate_free(EvalResult *r);
+
+/* Builds checkpoint ckpt's model (passes of up to `batch` samples) with its
+ * weights, and opens dataset `data`, refusing one whose image size or
+ * classes differ from the checkpoint's; the dataset gets the checkpoint's
+ * input normalisation. Whatever happens, free m, ds and info with
+ * model_free, dataset_close and checkpoint_info_free. */
+DlStatus evaluate_open(Model *m, Dataset *ds, CheckpointInfo *info, const char *ckpt, const char *data, int batch);
 
 double evaluate_loss(const EvalResult *r);       /* mean per sample (per tag for multi-label) */
 double evaluate_accuracy(const EvalResult *r);   /* argmax accuracy; per-decision for multi-label */

@@ -56,7 +56,7 @@ int report_gradcam(Model *m, const float *x, int n, const int *cls, float *maps,
             alpha /= (double)pq;
             for (size_t p = 0; p < pq; p++) out[p] += (float)(alpha * A[(size_t)k * pq + p]);
         }
-        for (size_t p = 0; p < pq; p++) if (!(out[p] > 0.0f)) out[p] = 0.0f;
+        for (size_t p = 0; p < pq; p++) if (!(out[p] > 0.0f) || !isfinite(out[p])) out[p] = 0.0f;   /* relu; a diverged model draws nothing */
     }
     dl_free(scratch);
     dl_free(idx);

@@ -82,7 +82,6 @@ static double lr_of(const char *events, int epoch) {
     double lr = NAN;
     for (const char *p = events; p && (p = strstr(p, "{\"event\":\"epoch\"")); p++) {
         const char *e = strstr(p, "\"epoch\":"), *l = strstr(p, "\"lr\":"), *end = strchr(p, '\n');
-        e = e ? strstr(e + 1, "\"epoch\":") : NULL;   /* the position field, after "event":"epoch" */
         if (e && l && (!end || (e < end && l < end)) && atoi(e + 8) == epoch) lr = strtod(l + 5, NULL);
     }
     return lr;
@@ -117,14 +116,15 @@ static void curves(Str *h, Str *j, const ReportInput *in) {
         str_add(j, "%s{", r ? "," : "");
         for (int c = 0; c < t.ncol; c++) {
             json_str(j, t.col[c]);
-            str_add(j, ":%s,", t.text[r][c][0] ? t.text[r][c] : "null");
+            int finite = t.text[r][c][0] && isfinite(t.v[(size_t)r * t.ncol + c]);   /* "nan" in the CSV: null */
+            str_add(j, ":%s,", finite ? t.text[r][c] : "null");
         }
         char b[32];
         str_add(j, "\"lr\":%s}", num(b, lr_of(in->events, ce >= 0 ? (int)t.v[(size_t)r * t.ncol + ce] : r + 1)));
     }
     str_add(j, "],");
-    if (t.nrow == 0 || ce < 0) { table_free(&t); return; }
-    double *x = dl_malloc(sizeof(double) * t.nrow), *ys = dl_malloc(sizeof(double) * t.nrow * (t.ncol + 1));
+    if (ce < 0) { table_free(&t); return; }   /* not a metrics.csv */
+    double *x = dl_malloc(sizeof(double) * (t.nrow + 1)), *ys = dl_malloc(sizeof(double) * (t.nrow + 1) * (t.ncol + 1));
     SvgSeries loss[2], met[8];
     int nl = 0, nm = 0;
     for (int r = 0; r < t.nrow; r++) x[r] = t.v[(size_t)r * t.ncol + ce];
