@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # Build tools and libraries (README, "Dependencies", says what each is for).
 PKGS=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
       libhdf5-dev hdf5-tools libturbojpeg0-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist
-      libprotobuf-c-dev protobuf-c-compiler)
+      libprotobuf-c-dev protobuf-c-compiler
+      chromium python3-torch python3-torchvision python3-h5py)   # tests/cli_report.sh: the page in a browser, Grad-CAM against PyTorch
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -313,7 +313,10 @@ DlStatus run_epoch_end(RunDir *r, const EpochResult *e) {
         ReportInput ri = { .dir = r->dir, .title = r->dir, .metrics_csv = r->metrics, .events = r->events,
                            .valid = e->valid, .eval = e->eval, .logits = e->logits, .beta = r->beta > 0 ? r->beta : 1.0,
                            .threshold = e->threshold, .model = e->model, .x = e->x, .cam = r->cam };
+        double t0 = dl_now();
         st = report_write(&ri);
+        /* what the report costs, next to the epoch's time (README: Performance) */
+        if (st == DL_OK) run_event(r, "report", "\"seconds\":%.4f", dl_now() - t0);
     }
     return st;
 }
