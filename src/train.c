@@ -801,6 +801,9 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     if (cfg->resume) st = dist_agree(d, resume_info(&t, &eff, cfg->resume));
     if (st == DL_OK && !eff.model) st = dl_fail(DL_EARG, "--model is required (unless --resume)");
     if (st == DL_OK) st = check_config(c, d);
+    /* before the data load: a directory holding a run is refused at once */
+    if (st == DL_OK && d->rank == 0 && !cfg->resume && !c->lr_find) st = run_check_out(c->out_dir, c->overwrite);
+    st = dist_agree(d, st);
     if (st == DL_OK) st = open_data(&t);
     if (st == DL_OK) st = dist_agree(d, build(&t));
     int64_t n = t.train.n;

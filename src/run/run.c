@@ -83,7 +83,7 @@ static char *read_text(const char *path, size_t limit) {
         if (got == 0 || n > limit) break;
     }
     fclose(f);
-    if (n > limit) n = limit;   /* keep the tail bounded: a runaway log is not worth memory */
+    if (n > limit) n = limit;   /* a runaway log is cut (its head kept): not worth the memory */
     buf[n] = '\0';
     return buf;
 }
@@ -100,6 +100,14 @@ int run_dir_has_run(const char *dir, char *name, size_t cap) {
         }
     }
     return 0;
+}
+
+DlStatus run_check_out(const char *dir, int overwrite) {
+    char found[32];
+    if (!overwrite && run_dir_has_run(dir, found, sizeof found))
+        return dl_fail(DL_EARG, "'%s' already holds a run (%s): continue it with --resume %s/last.h5, choose another --out, "
+                       "or add --overwrite to replace it", dir, found, dir);
+    return DL_OK;
 }
 
 void run_extra_names(char *table, char *csv, size_t cap, int topk, int multi, double beta) {
@@ -121,11 +129,8 @@ void run_extra_names(char *table, char *csv, size_t cap, int topk, int multi, do
 DlStatus run_open(RunDir *r, const RunOpen *o) {
     *r = (RunDir){ .tty = o->tty, .show_progress = o->progress, .epochs = o->epochs, .batch = o->batch,
                    .topk = o->topk, .multi = o->multi, .beta = o->beta, .cam = o->cam };
-    char found[32];
-    if (!o->resuming && !o->overwrite && run_dir_has_run(o->dir, found, sizeof found))
-        return dl_fail(DL_EARG, "'%s' already holds a run (%s): continue it with --resume %s/last.h5, choose another --out, "
-                       "or add --overwrite to replace it", o->dir, found, o->dir);
-    DlStatus st = dl_mkdir_p(o->dir);
+    DlStatus st = o->resuming ? DL_OK : run_check_out(o->dir, o->overwrite);
+    if (st == DL_OK) st = dl_mkdir_p(o->dir);
     if (st != DL_OK) return st;
     r->dir = dl_strdup(o->dir);
     r->active = 1;

@@ -55,6 +55,10 @@ typedef struct {
 DlStatus run_open(RunDir *r, const RunOpen *o);
 void run_close(RunDir *r);
 
+/* A new run (not a resume) may start in dir: DL_EARG naming the run there
+ * and the ways on, unless overwrite. */
+DlStatus run_check_out(const char *dir, int overwrite);
+
 /* 1 when dir holds a run (a file a resume depends on); name gets the first found. */
 int run_dir_has_run(const char *dir, char *name, size_t cap);
 
