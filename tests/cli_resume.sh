@@ -77,17 +77,19 @@ same_run "$T/straight" "$T/wrap"
 
 # SIGKILL while writing checkpoints every step (fmnist-tfdoc: 13 MB each):
 # last.h5 is always a whole, loadable checkpoint
+# (a directory per try: a new run refuses a directory that holds one)
 for delay in 1.3 1.7 2.1; do
-  "$BUILD/dltrain" train "${ARGS[@]}" --model fmnist-tfdoc --epochs 1 --checkpoint-every 1 --out "$T/kill" >/dev/null 2>&1 &
+  "$BUILD/dltrain" train "${ARGS[@]}" --model fmnist-tfdoc --epochs 1 --checkpoint-every 1 --out "$T/kill$delay" >/dev/null 2>&1 &
   pid=$!
   sleep $delay
   kill -KILL $pid; wait $pid 2>/dev/null || true
-  [ -f "$T/kill/last.h5" ] || continue
-  h5dump -a /step "$T/kill/last.h5" >/dev/null || fail "last.h5 torn by SIGKILL"
-  h5dump -d /params/fc1/weight -c 1,1 "$T/kill/last.h5" >/dev/null || fail "last.h5 params unreadable after SIGKILL"
+  [ -f "$T/kill$delay/last.h5" ] || continue
+  h5dump -a /step "$T/kill$delay/last.h5" >/dev/null || fail "last.h5 torn by SIGKILL"
+  h5dump -d /params/fc1/weight -c 1,1 "$T/kill$delay/last.h5" >/dev/null || fail "last.h5 params unreadable after SIGKILL"
 done
-[ -f "$T/kill/last.h5" ] || fail "no checkpoint written in 2 s with --checkpoint-every 1"
-"$BUILD/dltrain" train "${ARGS[@]}" --epochs 1 --out "$T/kill" --resume "$T/kill/last.h5" >/dev/null \
+kill=$(ls -d "$T"/kill*/last.h5 2>/dev/null | tail -1) || true
+[ -n "$kill" ] || fail "no checkpoint written in 2 s with --checkpoint-every 1"
+"$BUILD/dltrain" train "${ARGS[@]}" --epochs 1 --out "$(dirname "$kill")" --resume "$kill" >/dev/null \
   || fail "cannot resume from the checkpoint left by SIGKILL"
 
 # dltrain eval reproduces the validation figures of the epoch best.h5 was saved at

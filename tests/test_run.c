@@ -52,13 +52,15 @@ static void test_write_file_and_run_detection(void **state) {
     assert_int_equal(run_dir_has_run(dir, name, sizeof name), 0);
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
     assert_int_equal(run_write_file(path, "epoch\n", 6), DL_OK);
+    assert_int_equal(run_dir_has_run(dir, name, sizeof name), 0);   /* a header only: died in epoch 1 */
+    assert_int_equal(run_write_file(path, "epoch\n1\n", 8), DL_OK);
     assert_int_equal(run_dir_has_run(dir, name, sizeof name), 1);
     assert_string_equal(name, "metrics.csv");
     FILE *f = fopen(path, "r");
     char got[16] = "";
-    assert_non_null(fgets(got, sizeof got, f));
+    assert_int_equal(fread(got, 1, sizeof got - 1, f), 8);
     fclose(f);
-    assert_string_equal(got, "epoch\n");
+    assert_string_equal(got, "epoch\n1\n");
     snprintf(path, sizeof path, "%s/metrics.csv.partial", dir);
     assert_int_equal(access(path, F_OK), -1);   /* no temporary left behind */
     /* a write that cannot happen (its directory is gone) fails and names the file */

@@ -89,12 +89,17 @@ static char *read_text(const char *path, size_t limit) {
 }
 
 int run_dir_has_run(const char *dir, char *name, size_t cap) {
-    static const char *files[] = { "last.h5", "best.h5", "metrics.csv", "events.jsonl" };
+    static const char *files[] = { "last.h5", "best.h5", "metrics.csv" };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char path[4200];
-        struct stat sb;
+        char path[4200], line[256];
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        if (stat(path, &sb) == 0) {
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        /* metrics.csv counts from its first epoch row: a run that failed
+         * before finishing an epoch left nothing to resume or keep */
+        int rows = i < 2 || (fgets(line, sizeof line, f) && fgets(line, sizeof line, f));
+        fclose(f);
+        if (rows) {
             if (name) snprintf(name, cap, "%s", files[i]);
             return 1;
         }

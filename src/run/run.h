@@ -49,7 +49,7 @@ typedef struct {
 } RunOpen;
 
 /* Opens (rank 0) the run directory: creates it, refuses one that already
- * holds a run (last.h5, metrics.csv or events.jsonl) unless resuming or
+ * holds a run (run_dir_has_run) unless resuming or
  * overwriting, and writes metrics.csv's header (or the resumed history).
  * Free with run_close (accepts a zeroed RunDir). */
 DlStatus run_open(RunDir *r, const RunOpen *o);
@@ -59,7 +59,8 @@ void run_close(RunDir *r);
  * and the ways on, unless overwrite. */
 DlStatus run_check_out(const char *dir, int overwrite);
 
-/* 1 when dir holds a run (a file a resume depends on); name gets the first found. */
+/* 1 when dir holds a run worth keeping: last.h5, best.h5, or a metrics.csv
+ * with an epoch row; name gets the first found. */
 int run_dir_has_run(const char *dir, char *name, size_t cap);
 
 /* Prints to stdout and appends to log.txt (no-op when inactive: ranks > 0). */
