@@ -324,6 +324,15 @@ static void sample_json(Str *j, const ReportInput *in, const Sample *s) {
     str_add(j, "}");
 }
 
+/* Multi-label: every tag of sample i decided right at the threshold. */
+static int exact_tags(const ReportInput *in, int64_t i) {
+    const Dataset *v = in->valid;
+    const float *z = in->logits + (size_t)i * v->k;
+    for (int c = 0; c < v->k; c++)
+        if ((1.0 / (1.0 + exp(-(double)z[c])) > in->threshold) != (v->targets[(size_t)i * v->k + c] != 0)) return 0;
+    return 1;
+}
+
 /* The grid of the top losses, and the CAM overlays. */
 static DlStatus samples(Str *h, Str *j, const ReportInput *in) {
     const Dataset *v = in->valid;
@@ -365,7 +374,7 @@ static DlStatus samples(Str *h, Str *j, const ReportInput *in) {
         for (int pass = 0; pass < 2 && np < want; pass++)
             for (int64_t t = n - 1; t >= 0 && np < want; t--) {   /* lowest losses first */
                 const Sample *s = &all[t];
-                int right = v->multi ? s->loss < 0.1 : s->pred == v->labels[s->i];
+                int right = v->multi ? exact_tags(in, s->i) : s->pred == v->labels[s->i];
                 int dup = 0;
                 for (int q = 0; q < np; q++) dup |= pick[q].i == s->i;
                 if (!right || dup || (pass == 0 && seen[s->pred])) continue;

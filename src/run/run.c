@@ -168,6 +168,7 @@ DlStatus run_open(RunDir *r, const RunOpen *o) {
 }
 
 void run_close(RunDir *r) {
+    run_flush_log(r);
     dl_free(r->dir); dl_free(r->log); dl_free(r->events); dl_free(r->metrics); dl_free(r->lr);
     *r = (RunDir){ 0 };
 }
@@ -183,6 +184,12 @@ void run_vsay(RunDir *r, const char *fmt, va_list ap) {
     vsnprintf(r->log + have, (size_t)n + 1, fmt, ap);
     fputs(r->log + have, stdout);
     fflush(stdout);
+    r->log_dirty = 1;   /* on disk at the next event, epoch end or close: one fsync, not one a line */
+}
+
+void run_flush_log(RunDir *r) {
+    if (!r->active || !r->log_dirty) return;
+    r->log_dirty = 0;
     /* a failed log write is not worth stopping a run for; the console has it */
     if (write_text(r, "log.txt", r->log) != DL_OK) fprintf(stderr, "dltrain: %s\n", dl_errmsg());
 }
@@ -246,6 +253,7 @@ void run_vevent(RunDir *r, int epoch, int64_t step, const char *kind, const char
     }
     run_append(&r->events, "}\n");
     if (write_text(r, "events.jsonl", r->events) != DL_OK) fprintf(stderr, "dltrain: %s\n", dl_errmsg());
+    run_flush_log(r);
 }
 
 void run_event(RunDir *r, const char *kind, const char *fmt, ...) {
@@ -259,6 +267,7 @@ void run_table_header(RunDir *r) {
     char xtable[128], xcsv[128];
     run_extra_names(xtable, xcsv, sizeof xtable, r->topk, r->multi, r->beta);
     run_say(r, "%5s  %10s  %10s  %8s%s  %6s  %8s\n", "epoch", "train_loss", "valid_loss", "accuracy", xtable, "time", "img/s");
+    run_flush_log(r);
 }
 
 void run_progress(RunDir *r, int epoch, int64_t done, int64_t steps, double loss, double t0) {
@@ -313,6 +322,7 @@ DlStatus run_epoch_end(RunDir *r, const EpochResult *e) {
               jnum(nb[1], 32, e->train_loss), jnum(nb[2], 32, e->valid_loss), jnum(nb[3], 32, e->accuracy), xj,
               e->time, e->images_per_s, e->lr);
     DlStatus st = write_text(r, "metrics.csv", r->metrics);
+    run_flush_log(r);
     if (e->epoch > r->n_lr) {
         r->lr = dl_realloc(r->lr, sizeof(double) * (size_t)e->epoch);
         for (int i = r->n_lr; i < e->epoch; i++) r->lr[i] = NAN;

@@ -24,6 +24,7 @@ typedef struct {
     int active;              /* 1 on rank 0 once opened */
     char *dir;
     char *log, *events;      /* log.txt and events.jsonl as written so far (rewritten whole) */
+    int log_dirty;           /* log holds lines log.txt does not have yet */
     char *metrics;           /* metrics.csv as written so far */
     double *lr;              /* (epochs) the lr of each epoch's last step, for the report */
     int n_lr;
@@ -63,9 +64,12 @@ DlStatus run_check_out(const char *dir, int overwrite);
  * with an epoch row; name gets the first found. */
 int run_dir_has_run(const char *dir, char *name, size_t cap);
 
-/* Prints to stdout and appends to log.txt (no-op when inactive: ranks > 0). */
+/* Prints to stdout and appends to log.txt (no-op when inactive: ranks > 0).
+ * log.txt is rewritten at the next event, the table header, an epoch's end
+ * and run_close (run_flush_log), so a burst of lines costs one fsync. */
 void run_say(RunDir *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void run_vsay(RunDir *r, const char *fmt, va_list ap);
+void run_flush_log(RunDir *r);
 
 /* Appends {"event":kind,"unix_time":...,"epoch":..,"step":..,<fields>} to
  * events.jsonl; fields is a printf format of already-encoded JSON members. */
