@@ -138,7 +138,7 @@ static void curves(Str *h, Str *j, const ReportInput *in) {
     }
     double *lr = ys + (size_t)t.ncol * t.nrow;
     for (int r = 0; r < t.nrow; r++) lr[r] = lr_of(in->events, (int)x[r]);
-    SvgSeries lrs = { "lr (last step of the epoch)", x, lr, t.nrow };
+    SvgSeries lrs = { "lr at epoch end", x, lr, t.nrow };
     str_add(h, "<section id=\"curves\"><h2>Training curves</h2><div class=\"charts\">\n");
     svg_chart(h, "chart-loss", "Loss per epoch", "epoch", "loss", loss, nl, 0);
     svg_chart(h, "chart-metrics", "Validation metrics per epoch", "epoch", "metric", met, nm, 0);
@@ -447,9 +447,11 @@ static void threshold_curve(Str *h, Str *j, const ReportInput *in) {
 static void eval_summary(Str *h, Str *j, const ReportInput *in) {
     const EvalResult *e = in->eval;
     double loss = evaluate_loss(e), acc = evaluate_accuracy(e), top = evaluate_topk(e), f = evaluate_fbeta(e, in->beta);
-    str_add(h, "<section id=\"validation\"><h2>Validation</h2><p class=\"summary\">%lld images: loss %.4f, accuracy %.4f, "
-               "%s %.4f, F%g (%s) %.4f</p>\n", (long long)in->valid->n, loss, acc,
-               e->multi ? "exact match" : "top-k accuracy", top, in->beta, e->multi ? "samples" : "macro", f);
+    char extra[64] = "";
+    if (e->multi) snprintf(extra, sizeof extra, ", exact match %.4f", top);
+    else if (e->single.topk > 1) snprintf(extra, sizeof extra, ", top-%d accuracy %.4f", e->single.topk, top);
+    str_add(h, "<section id=\"validation\"><h2>Validation</h2><p class=\"summary\">%lld images: loss %.4f, accuracy %.4f%s, "
+               "F%g (%s) %.4f</p>\n", (long long)in->valid->n, loss, acc, extra, in->beta, e->multi ? "samples" : "macro", f);
     char b[4][32];
     str_add(j, "\"eval\":{\"n\":%lld,\"loss\":%s,\"accuracy\":%s,\"%s\":%s,\"fbeta\":%s,\"beta\":%g", (long long)in->valid->n,
                num(b[0], loss), num(b[1], acc), e->multi ? "exact_match" : "topk_accuracy", num(b[2], top), num(b[3], f), in->beta);

@@ -30,7 +30,7 @@ void html_text(Str *h, const char *s) {
 
 void svg_chart(Str *h, const char *id, const char *title, const char *xlabel, const char *ylabel,
                const SvgSeries *s, int ns, int logx) {
-    const double W = 520, H = 300, L = 70, R = 20, T = 34, B = 48;
+    const double W = 360, H = 250, L = 62, R = 14, T = 34, B = 44;
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (int k = 0; k < ns; k++)
         for (int i = 0; i < s[k].n; i++) {
@@ -98,8 +98,8 @@ void svg_chart(Str *h, const char *id, const char *title, const char *xlabel, co
                     str_add(h, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>", PX(x), PY(y), col);
             }
         str_add(h, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"3\" fill=\"%s\"/>"
-                   "<text class=\"legend\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\">", L + pw - 150, T + 6 + 14.0 * k, col,
-                   L + pw - 134, T + 10 + 14.0 * k);
+                   "<text class=\"legend\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\">", L + pw - 128, T + 6 + 14.0 * k, col,
+                   L + pw - 112, T + 10 + 14.0 * k);
         html_text(h, s[k].name);
         str_add(h, "</text>\n");
     }
