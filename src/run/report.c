@@ -186,8 +186,9 @@ static void confusion(Str *h, Str *j, const ReportInput *in) {
     const SingleMetrics *s = &in->eval->single;
     int k = s->k;
     char *const *names = in->valid->class_names;
+    str_add(h, "<div class=\"charts\">");
     for (int norm = 0; norm < 2; norm++) {
-        str_add(h, "<h3>%s</h3><table class=\"heatmap\" id=\"confusion-%s\"><tr><th class=\"corner\">true \\ predicted</th>",
+        str_add(h, "<div><h3>%s</h3><table class=\"heatmap\" id=\"confusion-%s\"><tr><th class=\"corner\">true \\ predicted</th>",
                    norm ? "Row-normalised (recall on the diagonal)" : "Counts", norm ? "normalized" : "counts");
         for (int c = 0; c < k; c++) { str_add(h, "<th class=\"class-name col\">"); html_text(h, names[c]); str_add(h, "</th>"); }
         str_add(h, "</tr>\n");
@@ -209,8 +210,9 @@ static void confusion(Str *h, Str *j, const ReportInput *in) {
             }
             str_add(h, "</tr>\n");
         }
-        str_add(h, "</table>\n");
+        str_add(h, "</table></div>\n");
     }
+    str_add(h, "</div>\n");
     str_add(j, "\"confusion\":[");
     for (int r = 0; r < k; r++) {
         str_add(j, "%s[", r ? "," : "");
@@ -466,7 +468,7 @@ static const char *STYLE =
     "h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:28px}"
     "h3{font-size:14px}.charts{display:flex;flex-wrap:wrap;gap:12px}"
     "table{border-collapse:collapse;font-size:12px;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}"
-    "th.class-name,td.class-name{text-align:left}table.heatmap td{min-width:34px;text-align:center}"
+    "th.class-name,td.class-name{text-align:left}table.heatmap td{min-width:30px;text-align:center}"
     ".grid{display:flex;flex-wrap:wrap;gap:10px}figure{margin:0;font-size:11px;text-align:center;width:180px}"
     "figure.top-loss{width:110px}figure img{image-rendering:pixelated;width:84px;height:auto;margin:2px}"
     "figure.top-loss img{width:100px}.meta{color:#666;font-size:12px}";

@@ -30,7 +30,7 @@ void html_text(Str *h, const char *s) {
 
 void svg_chart(Str *h, const char *id, const char *title, const char *xlabel, const char *ylabel,
                const SvgSeries *s, int ns, int logx) {
-    const double W = 360, H = 250, L = 62, R = 14, T = 34, B = 44;
+    const double W = 340, H = 240, L = 62, R = 14, T = 34, B = 44;
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (int k = 0; k < ns; k++)
         for (int i = 0; i < s[k].n; i++) {
