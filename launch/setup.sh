@@ -12,6 +12,7 @@ PKGS=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-de
 PKGS+=(python3-onnx python3-h5py python3-numpy)   # tests/cli_export.sh: onnx's checker, dataset pixels for ONNX Runtime
 PKGS+=(python3-torch python3-torchvision libonnx-testdata)   # ONNX import tests: torch exports torchvision networks, ONNX's conformance data
 PKGS+=(clang libomp-dev)   # launch/test_sanitize.sh: clang's ASan/UBSan (and libFuzzer) build, with OpenMP
+PKGS+=(chromium)   # tests/cli_report.sh: report.html in a real browser (DOM, screenshot)
 
 missing=()
 for p in "${PKGS[@]}"; do

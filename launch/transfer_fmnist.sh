@@ -47,7 +47,7 @@ target() {
   shift 2
   OPENBLAS_NUM_THREADS=$threads "$BUILD/dltrain" train --train $D/fm-target-train.h5 \
     --valid $D/fm-target-test.h5 --model "$MODEL" --batch 16 --groups 1 --seed "$seed" --no-progress \
-    --out "$RUN/$name-s$seed" "$@" > "$RUN/$name-s$seed.log" 2>&1 || { tail -3 "$RUN/$name-s$seed.log" >&2; return 1; }
+    --out "$RUN/$name-s$seed" --overwrite "$@" > "$RUN/$name-s$seed.log" 2>&1 || { tail -3 "$RUN/$name-s$seed.log" >&2; return 1; }
 }
 # "best last" accuracy of a run, from its metrics.csv (column 4)
 acc() {

@@ -19,6 +19,7 @@
 #include "model.h"
 #include "onnx/export.h"
 #include "predict.h"
+#include "run/commands.h"
 #include "train.h"
 
 /* Threads per rank: OPENBLAS_NUM_THREADS if set, else the node's cores
@@ -40,14 +41,16 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
     TrainConfig c = { .epochs = 10, .batch = 64, .groups = 4, .lr = 0.05f, .momentum = 0.9f,
                       .seed = 1, .progress = -1, .check_every = 100,
                       .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .step_epochs = 1, .gamma = 0.1f,
-                      .threshold = 0.5f, .lr_mult = 100.0f };
+                      .threshold = 0.5f, .lr_mult = 100.0f, .cam = 8 };
     const char *fine_tune = NULL;
     int no_progress = 0, comm_timeout = DIST_DEFAULT_TIMEOUT;
     const Flag flags[] = {
         { "train", F_STR, &c.train_path, NULL, "training dataset (HDF5, from dlprep)" },
         { "valid", F_STR, &c.valid_path, lr_find ? "unused" : NULL, "validation dataset (HDF5), evaluated after every epoch" },
         { "model", F_STR, &c.model, "from --resume", "zoo model name or model file (see `dltrain summary`); required unless --resume" },
-        { "out", F_STR, &c.out_dir, NULL, lr_find ? "output directory: lr_find.csv" : "run directory: last.h5, best.h5, metrics.csv, log.txt, events.jsonl" },
+        { "out", F_STR, &c.out_dir, NULL, lr_find ? "output directory: lr_find.csv (and report.html)" : "run directory: last.h5, best.h5, metrics.csv, log.txt, events.jsonl, report.html" },
+        { "overwrite", F_BOOL, &c.overwrite, NULL, "start a new run in an --out that already holds one (its checkpoints, log and metrics are replaced)" },
+        { "cam", F_INT, &c.cam, "8", "report.html: Grad-CAM heat maps of this many validation images (half top losses, half right answers; 0: none)" },
         { "epochs", F_INT, &c.epochs, "10", "passes over the training data" },
         { "batch", F_INT, &c.batch, "64", "global batch size (all ranks together)" },
         { "groups", F_INT, &c.groups, "4", "fixed groups per batch (1 ... 1024); batch-norm statistics are per group; -np must divide it" },
@@ -193,25 +196,7 @@ static DlStatus eval_run(const char *ckpt, const char *data, const char *csv, co
     CheckpointInfo info;
     Dataset ds = { 0 };
     Model m = { 0 };
-    DlStatus st = checkpoint_info(&info, ckpt);
-    if (st != DL_OK) return st;
-    st = dataset_open(&ds, data);
-    if (st == DL_OK && (ds.c != info.input.c || ds.h != info.input.h || ds.w != info.input.w))
-        st = dl_fail(DL_EFORMAT, "'%s' has %dx%dx%d images but checkpoint '%s' expects %dx%dx%d (make it with the same dlprep --size/--channels)",
-                     data, ds.c, ds.h, ds.w, ckpt, info.input.c, info.input.h, info.input.w);
-    else if (st == DL_OK && ds.k != info.k)
-        st = dl_fail(DL_EFORMAT, "'%s' has %d classes but checkpoint '%s' was trained on %d", data, ds.k, ckpt, info.k);
-    for (int i = 0; st == DL_OK && i < ds.k; i++)
-        if (strcmp(ds.class_names[i], info.class_names[i]) != 0)
-            st = dl_fail(DL_EFORMAT, "class %d is '%s' in '%s' but '%s' in checkpoint '%s'", i, ds.class_names[i], data,
-                         info.class_names[i], ckpt);
-    if (st == DL_OK && info.norm.on) {   /* the inputs as the model saw them in training */
-        ds.normalize = 1;
-        memcpy(ds.mean, info.norm.mean, sizeof ds.mean);
-        memcpy(ds.std, info.norm.std, sizeof ds.std);
-    }
-    if (st == DL_OK) st = model_init(&m, info.model_text, info.model_source, info.input, info.k, batch);
-    if (st == DL_OK) st = checkpoint_load(ckpt, &m, NULL);
+    DlStatus st = evaluate_open(&m, &ds, &info, ckpt, data, batch);
     if (st == DL_OK) {
         float *x = dl_malloc(sizeof(float) * (size_t)batch * shape_size(m.input));
         EvalResult r;
@@ -403,7 +388,10 @@ static void usage(FILE *f) {
             "  predict   classes (or tags) with probabilities for JPEG files and folders, from a checkpoint\n"
             "  export    write a checkpoint's model as an ONNX file for any ONNX runtime\n"
             "  summary   print a model's layers, output shapes and parameter counts\n"
-            "  import    an ONNX model (from PyTorch, Keras via tf2onnx, ...) as a dltrain checkpoint to start from\n\n"
+            "  import    an ONNX model (from PyTorch, Keras via tf2onnx, ...) as a dltrain checkpoint to start from\n"
+            "  report    rebuild RUNDIR/report.html (curves, confusion heat map, top losses, Grad-CAM) from a run\n"
+            "  interpret the same report for any checkpoint and dataset\n"
+            "  show-batch  a grid of a training batch after augmentation, as a JPEG\n\n"
             "zoo models: %s\n",
             DLTRAIN_VERSION, model_zoo_names());
 }
@@ -425,8 +413,11 @@ int dl_dltrain_main(int argc, char **argv) {
     else if (!strcmp(argv[1], "predict")) rc = cmd_predict(argc - 2, argv + 2, &d);
     else if (!strcmp(argv[1], "export")) rc = cmd_export(argc - 2, argv + 2, &d);
     else if (!strcmp(argv[1], "import")) rc = d.rank == 0 ? cli_import(argc - 2, argv + 2) : 0;
+    else if (!strcmp(argv[1], "report")) rc = run_cmd_report(argc - 2, argv + 2, &d);
+    else if (!strcmp(argv[1], "interpret")) rc = run_cmd_interpret(argc - 2, argv + 2, &d);
+    else if (!strcmp(argv[1], "show-batch")) rc = run_cmd_show_batch(argc - 2, argv + 2, &d);
     else {
-        if (d.rank == 0) fprintf(stderr, "dltrain: unknown command '%s' (commands: train, lr-find, eval, predict, export, import, summary; see dltrain --help)\n", argv[1]);
+        if (d.rank == 0) fprintf(stderr, "dltrain: unknown command '%s' (commands: train, lr-find, eval, predict, export, import, summary, report, interpret, show-batch; see dltrain --help)\n", argv[1]);
         rc = 2;
     }
     dist_finalize(&d);

@@ -5,8 +5,34 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "layers/loss.h"
 #include "predict.h"
+
+DlStatus evaluate_open(Model *m, Dataset *ds, CheckpointInfo *info, const char *ckpt, const char *data, int batch) {
+    *m = (Model){ 0 };
+    *ds = (Dataset){ 0 };
+    DlStatus st = checkpoint_info(info, ckpt);
+    if (st != DL_OK) return st;
+    st = dataset_open(ds, data);
+    if (st == DL_OK && (ds->c != info->input.c || ds->h != info->input.h || ds->w != info->input.w))
+        st = dl_fail(DL_EFORMAT, "'%s' has %dx%dx%d images but checkpoint '%s' expects %dx%dx%d (make it with the same dlprep --size/--channels)",
+                     data, ds->c, ds->h, ds->w, ckpt, info->input.c, info->input.h, info->input.w);
+    else if (st == DL_OK && ds->k != info->k)
+        st = dl_fail(DL_EFORMAT, "'%s' has %d classes but checkpoint '%s' was trained on %d", data, ds->k, ckpt, info->k);
+    for (int i = 0; st == DL_OK && i < ds->k; i++)
+        if (strcmp(ds->class_names[i], info->class_names[i]) != 0)
+            st = dl_fail(DL_EFORMAT, "class %d is '%s' in '%s' but '%s' in checkpoint '%s'", i, ds->class_names[i], data,
+                         info->class_names[i], ckpt);
+    if (st == DL_OK && info->norm.on) {   /* the inputs as the model saw them in training */
+        ds->normalize = 1;
+        memcpy(ds->mean, info->norm.mean, sizeof ds->mean);
+        memcpy(ds->std, info->norm.std, sizeof ds->std);
+    }
+    if (st == DL_OK) st = model_init(m, info->model_text, info->model_source, info->input, info->k, batch);
+    if (st == DL_OK) st = checkpoint_load(ckpt, m, NULL);
+    return st;
+}
 
 void evaluate_run(EvalResult *r, Model *m, const Dataset *v, const EvalOptions *o, float *x) {
     *r = (EvalResult){ .multi = v->multi };
@@ -22,6 +48,7 @@ void evaluate_run(EvalResult *r, Model *m, const Dataset *v, const EvalOptions *
         dataset_images(v, idx, n, x);
         ForwardArgs a = { .training = 0, .sample = idx };
         const float *logits = model_forward(m, x, n, &a);
+        if (o->logits) memcpy(o->logits + (size_t)i * k, logits, sizeof(float) * (size_t)n * k);
         if (o->probs) predict_probs(o->probs + (size_t)i * k, logits, n, k, r->multi);
         if (r->multi) {
             const uint8_t *t8 = v->targets + (size_t)i * k;

@@ -6,6 +6,7 @@
 #define DL_EVALUATE_H
 
 #include "data/dataset.h"
+#include "checkpoint.h"
 #include "metrics.h"
 #include "model.h"
 
@@ -13,6 +14,7 @@ typedef struct {
     int topk;                /* top-k accuracy (1: same as accuracy) */
     double beta;             /* F-beta */
     float threshold;         /* multi-label decision threshold on the probability */
+    float *logits;           /* (v->n, k) when not NULL: every sample's logits (report.html's top losses) */
     float *probs;            /* (v->n, k): each sample's probabilities (softmax, or sigmoid per
                               * tag) as `dltrain predict` computes them; NULL: not kept */
 } EvalOptions;
@@ -28,6 +30,12 @@ typedef struct {
 void evaluate_run(EvalResult *r, Model *m, const Dataset *v, const EvalOptions *o, float *x);
 void evaluate_free(EvalResult *r);
 
+/* Builds checkpoint ckpt's model (passes of up to `batch` samples) with its
+ * weights, and opens dataset `data`, refusing one whose image size or
+ * classes differ from the checkpoint's; the dataset gets the checkpoint's
+ * input normalisation. Whatever happens, free m, ds and info with
+ * model_free, dataset_close and checkpoint_info_free. */
+DlStatus evaluate_open(Model *m, Dataset *ds, CheckpointInfo *info, const char *ckpt, const char *data, int batch);
 /* `dltrain eval --predictions`: one CSV row per sample of v from probs (n,
  * k): single-label "index,label,class,probability" and topk-1 more
  * class,probability pairs (predict's columns, with the index and true class

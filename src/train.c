@@ -1,5 +1,6 @@
-/* train.c: the step loop (see train.h for the reproducibility design),
- * validation and the run directory. */
+/* train.c: the step loop (see train.h for the reproducibility design) and
+ * validation. Rank 0's outputs (log, events, metrics.csv, the epoch table,
+ * report.html) go through run/run.h; the epoch order is sampler.h's. */
 #define _POSIX_C_SOURCE 200809L
 #include "train.h"
 
@@ -28,6 +29,8 @@
 #include "layers/loss.h"
 #include "model.h"
 #include "optim.h"
+#include "run/run.h"
+#include "sampler.h"
 #include "schedule.h"
 
 /* Extra floats after grads and batch statistics in the reduced buffer. */
@@ -87,9 +90,7 @@ typedef struct {
     ParamSeg *seg;             /* trained (unfrozen) parameter tensors */
     float *seg_lr, *seg_mult;  /* (nseg) this step's lr; discriminative factor */
     int nseg;
-    int64_t *perm;             /* (train.n) this epoch's order */
-    int64_t *perm_next;        /* (train.n) the order of epoch next_epoch (prefetch across the epoch end) */
-    int perm_epoch, next_epoch;     /* whose order perm / perm_next hold (-1: none) */
+    Sampler sampler;           /* the epoch order (and the next epoch's, for reading ahead) */
     int64_t n_used, steps;     /* training samples used (--limit), steps per epoch */
     int last_epoch;            /* no prefetch past the last step of epoch last_epoch - 1 */
     Loader *loader;            /* background reads of the next step's samples */
@@ -102,11 +103,9 @@ typedef struct {
     int topk;                  /* extra metric columns (0: off) */
     double beta;
     char *model_text;          /* from the checkpoint when resuming without --model */
-    char *metrics;             /* rank 0: metrics.csv's whole text so far */
-    FILE *events;              /* rank 0: events.jsonl */
     AugmentConfig aug;
-    FILE *log;
-    int tty;
+    RunDir run;                /* rank 0: the run directory (zeroed elsewhere: its calls do nothing) */
+    float *valid_logits;       /* rank 0: (valid.n, k) the last validation's logits, for report.html */
 } Trainer;
 
 static DlStatus init_from(Trainer *t, const char *path);
@@ -114,19 +113,22 @@ static DlStatus init_from(Trainer *t, const char *path);
 /* Prints on rank 0 to stdout and the run log. */
 static void say(Trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(Trainer *t, const char *fmt, ...) {
-    if (t->d->rank != 0) return;
     va_list ap;
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    run_vsay(&t->run, fmt, ap);
     va_end(ap);
-    fflush(stdout);
-    if (t->log) {
-        va_start(ap, fmt);
-        vfprintf(t->log, fmt, ap);
-        va_end(ap);
-        fflush(t->log);
-    }
 }
+
+/* An events.jsonl line stamped with the run's position. */
+static void event(Trainer *t, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void event(Trainer *t, const char *kind, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    run_vevent(&t->run, t->pos.epoch, t->pos.step, kind, fmt, ap);
+    va_end(ap);
+}
+
+static const char *jstr(char *buf, size_t cap, const char *s) { return run_json_str(buf, cap, s); }
 
 static int is_pow2(int x) { return x > 0 && (x & (x - 1)) == 0; }
 
@@ -178,11 +180,9 @@ static void trainer_free(Trainer *t) {
     dl_free(t->seg_lr); dl_free(t->seg_mult);
     dl_free(t->m.prof);
     loader_free(t->loader);
-    dl_free(t->perm);
-    dl_free(t->perm_next);
-    if (t->log) fclose(t->log);
-    if (t->events) fclose(t->events);
-    dl_free(t->metrics);
+    sampler_free(&t->sampler);
+    run_close(&t->run);
+    dl_free(t->valid_logits);
     dl_free(t->model_text);
     dl_free(t->pos.metrics_csv);   /* a resume's copy: rank 0 frees it in open_run_dir, other ranks here */
     model_free(&t->m);
@@ -359,9 +359,7 @@ static DlStatus build(Trainer *t) {
     t->item_buf = dl_malloc(sizeof(float *) * t->nworkers * (t->local + 1));
     t->item_out = dl_malloc(sizeof(int) * t->nworkers * t->local);
     if (st != DL_OK) return st;
-    t->perm = dl_malloc(sizeof(int64_t) * t->train.n);
-    t->perm_next = dl_malloc(sizeof(int64_t) * t->train.n);
-    t->perm_epoch = t->next_epoch = -1;
+    sampler_init(&t->sampler, t->train.n, t->train.n, c->seed);
     t->loader = loader_new(&t->train, t->local * t->gs);
     if (t->nworkers > 1) openblas_set_num_threads(1);   /* each thread runs its own groups */
     return DL_OK;
@@ -540,24 +538,6 @@ static DlStatus check_same_weights(Trainer *t, int epoch, int64_t step) {
                    bad, epoch + 1, (long long)step + 1);
 }
 
-/* Optional columns of the epoch table and metrics.csv: top-k accuracy
- * (--topk) and F-beta (--fbeta; on by default, beta 2, for multi-label). */
-static void extra_header(const Trainer *t, char *table, char *csv, size_t cap) {
-    char name[32];
-    table[0] = csv[0] = '\0';
-    if (t->topk > 0) {
-        if (t->train.multi) snprintf(name, sizeof name, "exact_match");
-        else snprintf(name, sizeof name, "top%d_accuracy", t->topk);
-        snprintf(table + strlen(table), cap - strlen(table), "  %8.8s", t->train.multi ? "exact" : name);
-        snprintf(csv + strlen(csv), cap - strlen(csv), ",%s", name);
-    }
-    if (t->beta > 0) {
-        snprintf(name, sizeof name, "f%g", t->beta);
-        snprintf(table + strlen(table), cap - strlen(table), "  %8s", name);
-        snprintf(csv + strlen(csv), cap - strlen(csv), ",%s", name);
-    }
-}
-
 /* --profile: where this epoch's training time went, per step. */
 static void profile_report(Trainer *t, int64_t steps, double total) {
     Model *m = &t->m;
@@ -590,98 +570,10 @@ static void profile_report(Trainer *t, int64_t steps, double total) {
     t->prof_data = t->prof_reduce = t->prof_opt = 0.0;
 }
 
-static void progress(Trainer *t, int epoch, int64_t done, int64_t steps, double loss, double t0, int *last_q) {
-    if (t->d->rank != 0 || t->c->progress == 0) return;
-    double el = dl_now() - t0, ips = done * t->c->batch / (el > 0 ? el : 1e-9);
-    if (t->tty) {
-        int w = 30, fill = (int)(w * done / steps);
-        char bar[64];
-        for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
-        bar[w] = '\0';
-        printf("\r epoch %d/%d [%s] %lld/%lld  loss %.4f  %.0f img/s  eta %.0fs ", epoch + 1, t->c->epochs, bar,
-               (long long)done, (long long)steps, loss, ips, (steps - done) * t->c->batch / (ips > 0 ? ips : 1));
-        if (done == steps) printf("\r%*s\r", 100, "");
-        fflush(stdout);
-    } else {
-        int q = (int)(4 * done / steps);
-        if (q > *last_q && q < 4) {
-            printf("  epoch %d: %lld/%lld steps, loss %.4f, %.0f img/s\n", epoch + 1, (long long)done, (long long)steps, loss, ips);
-            fflush(stdout);
-        }
-        *last_q = q;
-    }
-}
-
-/* ---- the run directory (rank 0): metrics.csv, log.txt, events.jsonl, checkpoints ---- */
-
-
-static void append(char **buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void append(char **buf, const char *fmt, ...) {
-    size_t have = *buf ? strlen(*buf) : 0;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    *buf = dl_realloc(*buf, have + (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(*buf + have, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-}
-
-/* Rewrites a whole small text file atomically (temporary, then rename). */
-static DlStatus write_text(const char *path, const char *text) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
-    FILE *f = fopen(tmp, "w");
-    int ok = f && fputs(text, f) >= 0;
-    if (f) ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return dl_fail(DL_EIO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    return DL_OK;
-}
-
-/* One JSON object per line, for machines (events.jsonl). Values are
- * numbers or already-quoted strings supplied by the caller. */
-static void event(Trainer *t, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void event(Trainer *t, const char *kind, const char *fmt, ...) {
-    if (t->d->rank != 0 || !t->events) return;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    fprintf(t->events, "{\"event\":\"%s\",\"unix_time\":%.3f,\"epoch\":%d,\"step\":%lld", kind,
-            (double)now.tv_sec + now.tv_nsec * 1e-9,
-            t->pos.epoch, (long long)t->pos.step);
-    if (fmt && *fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        fputc(',', t->events);
-        vfprintf(t->events, fmt, ap);
-        va_end(ap);
-    }
-    fputs("}\n", t->events);
-    fflush(t->events);
-}
-
-/* Writes a JSON string literal of s into buf. */
-static const char *jstr(char *buf, size_t cap, const char *s) {
-    size_t j = 0;
-    buf[j++] = '"';
-    for (; s && *s && j + 7 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') { buf[j++] = '\\'; buf[j++] = (char)ch; }
-        else if (ch < 0x20) j += (size_t)snprintf(buf + j, cap - j, "\\u%04x", ch);
-        else buf[j++] = (char)ch;
-    }
-    buf[j++] = '"';
-    buf[j] = '\0';
-    return buf;
-}
-
 static DlStatus save(Trainer *t, const char *name) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", t->c->out_dir, name);
-    t->pos.metrics_csv = t->metrics;
+    t->pos.metrics_csv = t->run.metrics;
     CheckpointMeta meta = { .pos = t->pos, .k = t->train.k, .class_names = t->train.class_names, .optim = t->ob,
                             .multi = t->train.multi, .presize = t->train.presize };
     if (t->train.normalize) {
@@ -701,27 +593,14 @@ static DlStatus save(Trainer *t, const char *name) {
 
 static DlStatus open_run_dir(Trainer *t, int resuming) {
     const TrainConfig *c = t->c;
-    DlStatus st = dl_mkdir_p(c->out_dir);
-    char path[4096];
-    if (st == DL_OK) {
-        snprintf(path, sizeof path, "%s/log.txt", c->out_dir);
-        if (!(t->log = fopen(path, resuming ? "a" : "w"))) st = dl_fail(DL_EIO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    if (st == DL_OK) {
-        snprintf(path, sizeof path, "%s/events.jsonl", c->out_dir);
-        if (!(t->events = fopen(path, resuming ? "a" : "w"))) st = dl_fail(DL_EIO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    if (st == DL_OK) {
-        /* metrics.csv restarts from the history the checkpoint carries */
-        char table[128], extra[128];
-        extra_header(t, table, extra, sizeof extra);
-        if (resuming && t->pos.metrics_csv && *t->pos.metrics_csv) append(&t->metrics, "%s", t->pos.metrics_csv);
-        else append(&t->metrics, "epoch,train_loss,valid_loss,accuracy%s,time,images_per_s\n", extra);
-        snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
-        st = write_text(path, t->metrics);
-    }
+    RunOpen o = { .dir = c->out_dir, .resuming = resuming, .overwrite = c->overwrite,
+                  .metrics_csv = t->pos.metrics_csv, .topk = t->topk, .multi = t->train.multi, .beta = t->beta,
+                  .epochs = c->epochs, .batch = c->batch, .tty = stdout_is_terminal(), .progress = c->progress,
+                  .cam = c->cam };
+    DlStatus st = run_open(&t->run, &o);
     dl_free(t->pos.metrics_csv);
     t->pos.metrics_csv = NULL;
+    if (st == DL_OK) t->valid_logits = dl_malloc(sizeof(float) * (size_t)(t->valid.n ? t->valid.n : 1) * t->train.k);
     return st;
 }
 
@@ -905,35 +784,11 @@ static const char *signal_name(int sig) {
     return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : sig == SIGUSR1 ? "SIGUSR1" : "a signal";
 }
 
-static void fill_perm(Trainer *t, int64_t *perm, int epoch) {
-    for (int64_t i = 0; i < t->train.n; i++) perm[i] = i;
-    DlRng r = { dl_hash(t->c->seed, RNG_PERMUTE, (uint64_t)epoch, 0) };
-    rng_shuffle(&r, perm, t->n_used);
-}
-
-/* The order of `epoch`: this epoch's, or (prefetching across the epoch end)
- * the next one's, made once. */
-static const int64_t *perm_of(Trainer *t, int epoch) {
-    if (epoch == t->perm_epoch) return t->perm;
-    if (epoch != t->next_epoch) {
-        fill_perm(t, t->perm_next, epoch);
-        t->next_epoch = epoch;
-    }
-    return t->perm_next;
-}
+static const int64_t *perm_of(Trainer *t, int epoch) { return sampler_of(&t->sampler, epoch); }
 
 static void shuffle_epoch(Trainer *t, int epoch, int64_t n) {
     t->n_used = n;
-    if (epoch == t->perm_epoch) return;
-    if (epoch == t->next_epoch) {
-        int64_t *p = t->perm;
-        t->perm = t->perm_next;
-        t->perm_next = p;
-        t->next_epoch = -1;
-    } else {
-        fill_perm(t, t->perm, epoch);
-    }
-    t->perm_epoch = epoch;
+    sampler_enter(&t->sampler, epoch, n);
 }
 
 /* dltrain lr-find: Leslie Smith's range test as fastai runs it: the lr grows
@@ -980,26 +835,46 @@ static DlStatus lr_find_run(Trainer *t, int64_t steps, int64_t n) {
             double g = (sm[i + 1] - sm[i - 1]) / (log(lr[i + 1]) - log(lr[i - 1]));
             if (isteep < 0 || g < steep) { steep = g; isteep = i; }
         }
-        st = dl_mkdir_p(c->out_dir);
-        char path[4096], *csv = NULL;
-        append(&csv, "lr,loss,smoothed_loss\n");
-        printf("%12s  %10s  %10s\n", "lr", "loss", "smoothed");
-        for (int i = 0; i < done; i++) {
-            append(&csv, "%.6g,%.6f,%.6f\n", lr[i], raw[i], sm[i]);
-            if (i % (done / 25 + 1) == 0 || i == done - 1) printf("%12.3g  %10.4f  %10.4f\n", lr[i], raw[i], sm[i]);
-        }
-        snprintf(path, sizeof path, "%s/lr_find.csv", c->out_dir);
-        if (st == DL_OK) st = write_text(path, csv);
-        dl_free(csv);
+        st = run_lr_find_write(c->out_dir, lr, raw, sm, done);
         if (done < 3) printf("the loss diverged at once: lower --start-lr\n");
         else {
             printf("minimum smoothed loss %.4f at lr %.3g; suggested lr: %.3g (steepest descent), %.3g (minimum / 10)\n",
                    sm[imin], lr[imin], isteep >= 0 ? lr[isteep] : lr[imin] / 10, lr[imin] / 10);
         }
-        if (st == DL_OK) printf("wrote %s\n", path);
     }
     dl_free(lr); dl_free(raw); dl_free(sm);
     return dist_agree(t->d, st);
+}
+
+/* Rank 0 after an epoch: validation, the run directory (table row,
+ * metrics.csv, events, report.html), last.h5 and, when it is the best so
+ * far by --best-metric, best.h5. */
+static DlStatus end_epoch(Trainer *t, int epoch, double train_loss, double train_time, double t0, int64_t steps) {
+    const TrainConfig *c = t->c;
+    EvalOptions eo = { .topk = t->topk > 0 ? t->topk : 1, .beta = t->beta > 0 ? t->beta : 1.0, .threshold = c->threshold,
+                       .logits = t->valid_logits };
+    EvalResult er;
+    if (t->nworkers > 1) openblas_set_num_threads(c->threads);   /* validation: BLAS threads */
+    evaluate_run(&er, &t->m, &t->valid, &eo, t->wk[0].x);
+    double vloss = evaluate_loss(&er), vacc = evaluate_accuracy(&er);
+    double vtop = evaluate_topk(&er), vf = evaluate_fbeta(&er, eo.beta);
+    EpochResult e = { .epoch = epoch + 1, .train_loss = train_loss, .valid_loss = vloss, .accuracy = vacc, .topk = vtop,
+                      .fbeta = vf, .time = dl_now() - t0, .images_per_s = steps * c->batch / train_time,
+                      .lr = schedule_lr(t->cur, t->pos.step - 1 - t->sched_from), .eval = &er, .logits = t->valid_logits,
+                      .valid = &t->valid, .model = &t->m, .x = t->wk[0].x, .threshold = c->threshold };
+    t->run.epoch = t->pos.epoch;
+    t->run.step = t->pos.step;
+    DlStatus st = run_epoch_end(&t->run, &e);
+    if (t->nworkers > 1) openblas_set_num_threads(1);
+    evaluate_free(&er);
+    /* best.h5 by --best-metric; higher is better (the loss is negated) */
+    const char *bm = c->best_metric ? c->best_metric : "accuracy";
+    double v = !strcmp(bm, "valid_loss") ? -vloss : !strcmp(bm, "fbeta") ? vf : !strcmp(bm, "topk") ? vtop : vacc;
+    int best = v > t->pos.best_value;
+    if (best) t->pos.best_value = v;
+    if (st == DL_OK) st = save(t, "last.h5");
+    if (st == DL_OK && best) st = save(t, "best.h5");
+    return st;
 }
 
 DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
@@ -1017,6 +892,9 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     }
     if (st == DL_OK && !eff.model) st = dl_fail(DL_EARG, "--model is required (unless --resume)");
     if (st == DL_OK) st = check_config(c, d);
+    /* before the data load: a directory holding a run is refused at once */
+    if (st == DL_OK && d->rank == 0 && !cfg->resume && !c->lr_find) st = run_check_out(c->out_dir, c->overwrite);
+    st = dist_agree(d, st);
     if (st == DL_OK) st = open_data(&t);
     if (st == DL_OK) st = dist_agree(d, build(&t));
     int64_t n = t.train.n;
@@ -1026,6 +904,7 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
                      c->train_path, (long long)n, c->batch);
     int64_t steps = n / (c->batch > 0 ? c->batch : 1);   /* the last partial batch is dropped (a new one each epoch) */
     t.n_used = n;
+    t.sampler.used = n;
     t.steps = steps;
     if (st == DL_OK) st = setup_schedule(&t, steps);
     if (st == DL_OK && cfg->resume) st = dist_agree(d, resume_load(&t, cfg->resume, n));
@@ -1043,7 +922,6 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
         trainer_free(&t);
         return st;
     }
-    t.tty = stdout_is_terminal();
     t.pos.seed = c->seed;
     t.pos.batch = c->batch;
     t.pos.groups = c->groups;
@@ -1089,9 +967,7 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
           jstr(js[0], sizeof js[0], c->model), jstr(js[1], sizeof js[1], c->train_path),
           jstr(js[2], sizeof js[2], c->valid_path), d->size, c->batch, c->groups, c->lr,
           (unsigned long long)c->seed, c->epochs, (long long)steps);
-    char xtable[128], xcsv[128];
-    extra_header(&t, xtable, xcsv, sizeof xtable);
-    say(&t, "%5s  %10s  %10s  %8s%s  %6s  %8s\n", "epoch", "train_loss", "valid_loss", "accuracy", xtable, "time", "img/s");
+    run_table_header(&t.run);
 
     struct sigaction sa = { 0 }, old[3];
     sa.sa_handler = on_signal;
@@ -1113,7 +989,6 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
         double t0 = dl_now(), sum_loss = t.pos.epoch_loss_sum;
         int64_t first = t.pos.epoch_step;
         shuffle_epoch(&t, epoch, n);
-        int last_q = 0;
         for (int64_t s = first; s < steps && st == DL_OK && !stop; s++) {
             double loss, right;
             int skipped;
@@ -1129,8 +1004,8 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
             if (st == DL_OK && fault_rank == d->rank && t.pos.step == 2) t.m.params[0] += 1e-3f;
             if (st == DL_OK && c->check_every > 0 && t.pos.step % c->check_every == 0)
                 st = check_same_weights(&t, epoch, s);
-            if (st == DL_OK && (t.tty ? (s % 10 == 0 || s == steps - 1) : 1))
-                progress(&t, epoch, s + 1, steps, counted > 0 ? sum_loss / counted : NAN, t0, &last_q);
+            if (st == DL_OK && (t.run.tty ? (s % 10 == 0 || s == steps - 1) : 1))
+                run_progress(&t.run, epoch, s + 1, steps, counted > 0 ? sum_loss / counted : NAN, t0);
             /* mid-epoch saves (epoch ends save below); the condition is the same on every rank */
             int due = s + 1 < steps && (stop || (c->checkpoint_every > 0 && t.pos.step % c->checkpoint_every == 0));
             if (due && st == DL_OK && d->rank == 0) st = save(&t, "last.h5");
@@ -1138,7 +1013,7 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
             if (due && st == DL_OK) note_checkpoint(&t);
         }
         if (st != DL_OK || (stop && t.pos.epoch_step < steps)) break;
-        double train_time = dl_now() - t0, vloss = 0, vacc = 0;
+        double train_time = dl_now() - t0;
         profile_report(&t, steps - first, train_time);
         t.pos.epoch = epoch + 1;
         t.pos.epoch_step = 0;
@@ -1146,46 +1021,7 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
         int64_t counted = steps - t.pos.epoch_skipped;
         double train_loss = counted > 0 ? sum_loss / counted : NAN;
         t.pos.epoch_skipped = 0;
-        if (d->rank == 0) {
-            EvalOptions eo = { .topk = t.topk > 0 ? t.topk : 1, .beta = t.beta > 0 ? t.beta : 1.0, .threshold = c->threshold };
-            EvalResult er;
-            if (t.nworkers > 1) openblas_set_num_threads(c->threads);   /* validation: BLAS threads */
-            evaluate_run(&er, &t.m, &t.valid, &eo, t.wk[0].x);
-            if (t.nworkers > 1) openblas_set_num_threads(1);
-            vloss = evaluate_loss(&er);
-            vacc = evaluate_accuracy(&er);
-            double vtop = evaluate_topk(&er), vf = evaluate_fbeta(&er, eo.beta);
-            evaluate_free(&er);
-            char xt[64] = "", xc[64] = "", xj[96] = "";
-            if (t.topk > 0) {
-                snprintf(xt, sizeof xt, "  %8.4f", vtop);
-                snprintf(xc, sizeof xc, ",%.6f", vtop);
-                snprintf(xj, sizeof xj, ",\"%s\":%.6f", t.train.multi ? "exact_match" : "topk_accuracy", vtop);
-            }
-            if (t.beta > 0) {
-                snprintf(xt + strlen(xt), sizeof xt - strlen(xt), "  %8.4f", vf);
-                snprintf(xc + strlen(xc), sizeof xc - strlen(xc), ",%.6f", vf);
-                snprintf(xj + strlen(xj), sizeof xj - strlen(xj), ",\"fbeta\":%.6f", vf);
-            }
-            double el = dl_now() - t0;
-            int secs = (int)(el + 0.5);
-            double ips = (steps - first) * c->batch / train_time;
-            say(&t, "%5d  %10.4f  %10.4f  %8.4f%s  %02d:%02d  %8.0f\n", epoch + 1, train_loss, vloss, vacc, xt,
-                secs / 60, secs % 60, ips);
-            append(&t.metrics, "%d,%.6f,%.6f,%.6f%s,%.2f,%.1f\n", epoch + 1, train_loss, vloss, vacc, xc, el, ips);
-            event(&t, "epoch", "\"train_loss\":%.6f,\"valid_loss\":%.6f,\"accuracy\":%.6f%s,\"time\":%.2f,\"images_per_s\":%.1f",
-                  train_loss, vloss, vacc, xj, el, ips);
-            char path[4096];
-            snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
-            st = write_text(path, t.metrics);
-            /* best.h5 by --best-metric; higher is better (the loss is negated) */
-            const char *bm = c->best_metric ? c->best_metric : "accuracy";
-            double v = !strcmp(bm, "valid_loss") ? -vloss : !strcmp(bm, "fbeta") ? vf : !strcmp(bm, "topk") ? vtop : vacc;
-            int best = v > t.pos.best_value;
-            if (best) t.pos.best_value = v;
-            if (st == DL_OK) st = save(&t, "last.h5");
-            if (st == DL_OK && best) st = save(&t, "best.h5");
-        }
+        if (d->rank == 0) st = end_epoch(&t, epoch, train_loss, train_time, t0, steps - first);
         st = dist_agree(d, st);
         if (st == DL_OK) note_checkpoint(&t);
     }

@@ -49,4 +49,19 @@ awk -v f="$f2" 'BEGIN { exit !(f > 0.8) }' || fail "F2 $f2 after 3 epochs, expec
 "$BUILD/dltrain" eval --checkpoint "$T/run/last.h5" --data "$T/valid.h5" --csv "$T/eval.csv" > "$T/eval.log"
 grep -q "f2 (samples) $(printf %.4f "$f2")" "$T/eval.log" || fail "eval F2 differs from training's $f2: $(head -2 "$T/eval.log")"
 grep -q "^samples_avg," "$T/eval.csv" || fail "eval.csv lacks samples_avg"
+# report.html: per-tag F2 equal to eval's CSV, the threshold curve through the
+# run's own F2 at 0.5, the worst samples with true and predicted tags
+/usr/bin/python3 - "$T/run/report.html" "$T/eval.csv" "$f2" <<'PY' || fail "multi-label report.html"
+import csv, json, re, sys
+html = open(sys.argv[1], encoding="utf-8").read()
+d = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S).group(1))
+assert d["multi"] and len(d["classes"]) == 6
+rows = {r["tag"]: r for r in csv.DictReader(open(sys.argv[2]))}
+for pc in d["per_class"]:
+    assert "%.6f" % pc["fbeta"] == rows[pc["name"]]["f2"], pc
+curve = {round(p["threshold"], 2): p["fbeta"] for p in d["threshold_curve"]}
+assert len(curve) == 19 and "%.6f" % curve[0.5] == sys.argv[3], (curve[0.5], sys.argv[3])
+assert len(d["top_losses"]) == 16 and 'id="chart-threshold"' in html
+assert html.count("<figcaption>true: ") >= 16 and "predicted: " in html
+PY
 echo "cli_multilabel: passed"

@@ -35,7 +35,7 @@ printf 'dense name=fc units=classes\n' > $out/tiny.txt
 run() {  # run NAME NP STORE BUDGET MODEL [flags...] -> the run's log
   local name=$1 np=$2 store=$3 budget=$4 model=$5; shift 5
   local args=(train --train $out/train-$store.h5 --valid $out/valid-$store.h5 --model "$model" --epochs 2
-              --batch 64 --lr 0.01 --memory-budget "$budget" --out $out/run-$name --no-progress "$@")
+              --batch 64 --lr 0.01 --memory-budget "$budget" --out $out/run-$name --overwrite --no-progress "$@")
   if [ "$np" = 1 ]; then OPENBLAS_NUM_THREADS=1 taskset -c 0 "$BUILD/dltrain" "${args[@]}" > $out/$name.log 2>&1
   else "${MPI[@]}" -np "$np" -x OPENBLAS_NUM_THREADS=1 "$BUILD/dltrain" "${args[@]}" > $out/$name.log 2>&1; fi
 }

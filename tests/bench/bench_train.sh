@@ -30,7 +30,7 @@ ours() {  # ours MODEL CFG -> "img/s rss_mib"
   local model=$1 cfg=$2 lr=0.05 log=$out/dltrain-$1-$2.log
   [ "$model" = fmnist-tfdoc ] && lr=0.01
   local args=(train --train $out/train.h5 --valid $out/valid.h5 --model "$model" --epochs 2 --batch 64
-              --lr $lr --out $out/run-$model-$cfg --no-progress)
+              --lr $lr --out $out/run-$model-$cfg --overwrite --no-progress)
   case $cfg in
     1x1) OPENBLAS_NUM_THREADS=1 /usr/bin/time -v "$BUILD/dltrain" "${args[@]}" > "$log" 2>&1 ;;
     1x2) OPENBLAS_NUM_THREADS=2 /usr/bin/time -v "$BUILD/dltrain" "${args[@]}" > "$log" 2>&1 ;;
