@@ -362,6 +362,63 @@ static void test_geometry_torchvision(void **s) {
     }
 }
 
+static void read_fixture(hid_t f, const char *name, hid_t type, void *buf) {
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) fail_msg("augment_geometry.h5 has no %s", name);
+    assert_true(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    H5Dclose(d);
+}
+
+static void mul3(double out[9], const double a[9], const double b[9]) {
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) out[i * 3 + j] = a[i * 3] * b[j] + a[i * 3 + 1] * b[3 + j] + a[i * 3 + 2] * b[6 + j];
+}
+
+/* All four at once: one map = torchvision's two steps
+ * perspective(affine(x)), on a linear ramp (which bilinear sampling
+ * reproduces exactly, so resampling twice loses nothing) at the pixels where
+ * neither step reached the border. The other order (affine of the warp)
+ * must fail the same check. */
+static void test_geometry_composite(void **s) {
+    (void)s;
+    enum { GH = 13, GW = 17, GN = GH * GW, CASES = 2 };
+    hid_t f = H5Fopen(DL_SOURCE_DIR "/tests/reference/fixtures/augment_geometry.h5", H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    static float ramp[GN], y[CASES][GN], got[GN], tmp[GN];
+    static unsigned char mask[CASES][GN];
+    static double cases[CASES][5];
+    read_fixture(f, "/ramp", H5T_NATIVE_FLOAT, ramp);
+    read_fixture(f, "/composite_y", H5T_NATIVE_FLOAT, y);
+    read_fixture(f, "/composite_mask", H5T_NATIVE_UCHAR, mask);
+    read_fixture(f, "/composite_cases", H5T_NATIVE_DOUBLE, cases);
+    H5Fclose(f);
+    for (int k = 0; k < CASES; k++) {
+        AugmentGeometry g = { cases[k][0], cases[k][1], cases[k][2], cases[k][3], cases[k][4] };
+        AugmentGeometry ga = { g.angle, g.scale, g.shear, 0.0, 0.0 }, gw = { 0.0, 1.0, 0.0, g.warp_x, g.warp_y };
+        double hm[9], ha[9], hw[9], prod[9], rev[9];
+        augment_geometry_map(hm, GH, GW, &g);
+        augment_geometry_map(ha, GH, GW, &ga);
+        augment_geometry_map(hw, GH, GW, &gw);
+        mul3(prod, ha, hw);   /* source = inverse affine of the warped point */
+        mul3(rev, hw, ha);
+        for (int i = 0; i < 9; i++) assert_true(fabs(hm[i] - prod[i]) < 1e-9 * (1 + fabs(prod[i])));
+        double err = 0.0, err_rev = 0.0;
+        int n = 0;
+        memcpy(got, ramp, sizeof got);
+        augment_resample(got, tmp, 1, GH, GW, hm);
+        for (int i = 0; i < GN; i++)
+            if (mask[k][i]) { err = fmax(err, fabs((double)got[i] - y[k][i])); n++; }
+        memcpy(got, ramp, sizeof got);
+        augment_resample(got, tmp, 1, GH, GW, rev);
+        for (int i = 0; i < GN; i++)
+            if (mask[k][i]) err_rev = fmax(err_rev, fabs((double)got[i] - y[k][i]));
+        assert_true(n > GN / 3);
+        if (err > 1e-4) fail_msg("composite case %d: max |ours - torchvision's two steps| = %g on %d pixels", k, err, n);
+        assert_true(err_rev > 0.02);
+        print_message("composite %d: %d pixels, max abs difference %.2g (other order: %.2g)\n", k, n, err, err_rev);
+    }
+}
+
 /* augment_sample with rotate/zoom/shear/warp: the parameters come from
  * draws 11..15 of the sample's keyed generator (after the older
  * transforms' 10), lie in their ranges, and the output is the resample
@@ -438,7 +495,8 @@ int main(void) {
         cmocka_unit_test(test_parse),     cmocka_unit_test(test_flips),  cmocka_unit_test(test_dihedral),
         cmocka_unit_test(test_translate), cmocka_unit_test(test_jitter), cmocka_unit_test(test_keyed),
         cmocka_unit_test(test_crop),      cmocka_unit_test(test_normalize),
-        cmocka_unit_test(test_geometry_torchvision), cmocka_unit_test(test_geometry_sample),
+        cmocka_unit_test(test_geometry_torchvision), cmocka_unit_test(test_geometry_composite),
+        cmocka_unit_test(test_geometry_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
