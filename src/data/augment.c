@@ -22,7 +22,8 @@ DlStatus augment_parse(AugmentConfig *a, const char *spec) {
         int bad = eq && (!*eq || *end || v < 0);
         double zlo = 1.0, zhi = 1.1;
         char extra;
-        if (!strcmp(tok, "zoom")) bad = eq && (sscanf(eq, "%lf:%lf%c", &zlo, &zhi, &extra) != 2 || !(zlo >= 0.25 && zlo <= zhi && zhi <= 4));
+        if (!strcmp(tok, "zoom"))   /* zoom=A:B, two numbers; bare zoom: 1:1.1 as fastai's max_zoom */
+            bad = eq && (sscanf(eq, "%lf:%lf%c", &zlo, &zhi, &extra) != 2 || !(zlo >= 0.25 && zlo <= zhi && zhi <= 4));
         if (!strcmp(tok, "hflip") && !eq) a->hflip = 1;
         else if (!strcmp(tok, "vflip") && !eq) a->vflip = 1;
         else if (!strcmp(tok, "dihedral") && !eq) a->dihedral = 1;
