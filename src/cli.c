@@ -54,7 +54,7 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         { "epochs", F_INT, &c.epochs, "10", "passes over the training data" },
         { "batch", F_INT, &c.batch, "64", "global batch size (all ranks together)" },
         { "groups", F_INT, &c.groups, "4", "fixed groups per batch (1 ... 1024); batch-norm statistics are per group; -np must divide it" },
-        { "lr", F_FLOAT, &c.lr, "0.05", "learning rate" },
+        { "lr", F_FLOAT, &c.lr, "0.05 (sgd), 1e-3 (adam, adamw)", "learning rate" },
         { "optimizer", F_STR, &c.optimizer, "sgd", "sgd, adam or adamw (PyTorch semantics)" },
         { "momentum", F_FLOAT, &c.momentum, "0.9", "SGD momentum" },
         { "nesterov", F_BOOL, &c.nesterov, NULL, "Nesterov momentum" },
@@ -73,7 +73,7 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         { "fbeta", F_FLOAT, &c.fbeta, "0", "also report F-beta: macro over classes (single-label); per-sample mean, 2 by default (multi-label)" },
         { "best-metric", F_STR, &c.best_metric, "accuracy", "best.h5 keeps the epoch best by accuracy, valid_loss, fbeta or topk" },
         { "threshold", F_FLOAT, &c.threshold, "0.5", "multi-label: a tag is predicted when its probability exceeds this" },
-        { "augment", F_STR, &c.augment, "none", "training augmentation, comma-separated: crop=S, hflip, vflip, dihedral, translate=P, brightness=B, contrast=C" },
+        { "augment", F_STR, &c.augment, "none", "training augmentation, comma-separated: crop=S, hflip, vflip, dihedral, translate=P, brightness=B, contrast=C, rotate=D, zoom=A:B, shear=S, warp=M" },
         { "limit", F_INT, &c.limit, "0", "train on the first N images only (0: all); for quick checks" },
         { "fast-allreduce", F_BOOL, &c.fast_allreduce, NULL, "use MPI_Allreduce: may be faster on a cluster, but weights are no longer bit-identical across -np" },
         { "resume", F_STR, &c.resume, "none", "continue a run exactly from its checkpoint (RUNDIR/last.h5); seed, batch, groups and model come from it" },
@@ -122,6 +122,9 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         st = dl_fail(DL_EARG, "dltrain train: --comm-timeout wants seconds >= 0 (0: wait forever), got %d", comm_timeout);
     if (st == DL_OK && c.init && c.resume)
         st = dl_fail(DL_EARG, "dltrain train: --init starts a new run from a checkpoint, --resume continues one: give one of them");
+    if (st == DL_OK && !flags_given(argc, argv, "lr") && c.optimizer &&
+        (!strcmp(c.optimizer, "adam") || !strcmp(c.optimizer, "adamw")))
+        c.lr = 1e-3f;   /* Adam's usual default (PyTorch, Keras); SGD's 0.05 diverges with it */
     c.given.seed = flags_given(argc, argv, "seed");
     c.given.batch = flags_given(argc, argv, "batch");
     c.given.groups = flags_given(argc, argv, "groups");
