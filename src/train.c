@@ -2,7 +2,7 @@
  * validation. Rank 0's outputs (log, events, metrics.csv, the epoch table,
  * report.html) go through run/run.h; the epoch order is sampler.h's. */
 #define _POSIX_C_SOURCE 200809L
-#include "train.h"
+#include "trainer.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -33,9 +33,6 @@
 #include "sampler.h"
 #include "schedule.h"
 
-/* Extra floats after grads and batch statistics in the reduced buffer. */
-enum { RED_LOSS, RED_CORRECT, RED_STOP, RED_EXTRA };
-
 /* Set by SIGTERM/SIGINT/SIGUSR1: finish the step, save, stop. A second
  * signal kills at once (checkpoints are renamed into place, never torn). */
 static volatile sig_atomic_t g_signal;
@@ -48,67 +45,6 @@ static void on_signal(int sig) {
     }
     g_signal = sig;
 }
-
-/* What one thread needs to run groups: a model workspace (worker 0 is the
- * trainer's model; the others share its parameters and statistics) and
- * input buffers. */
-typedef struct {
-    Model *m;
-    Model own;                 /* workers > 0: their workspace */
-    float *x, *targets, *aug_tmp;   /* (gw * gs, input), (gw * gs, classes), (input) */
-    int32_t *labels;           /* (gw * gs) */
-    uint8_t *merges;           /* (gw) how its groups are summed (gtree_plan) */
-    int first[GTREE_MAX_DEPTH], nroots;   /* the subtrees its run leaves, by first group (G-wide) */
-} Worker;
-
-typedef struct {
-    const TrainConfig *c;
-    const Dist *d;
-    Dataset train, valid;
-    Model m;
-    int G, gs, local;          /* groups per batch, samples per group, groups per rank */
-    size_t red_n;              /* n_params + n_bstat + RED_EXTRA */
-    float *red;                /* (local * red_n) one buffer per local group, summed in a tree */
-    Worker *wk;                /* (nworkers) threads, each running gw consecutive groups */
-    int nworkers, gw;          /* nworkers * gw = local */
-    GTree tree;                /* the fixed sum over the G groups (gtree.h) */
-    DistTree xt;               /* G not a power of two: the exchange of the rank's subtrees */
-    int *item_lo, *item_hi;    /* (ni + local) the rank's items to sum, G-wide: workers' subtrees, then single groups */
-    int ni;
-    int roots[GTREE_MAX_DEPTH], nroots;   /* the subtrees of the rank's block (first groups, G-wide) */
-    float **item_buf;          /* (nworkers * (local + 1)) their buffers, per worker thread */
-    int *item_out;             /* (nworkers * local) */
-    uint64_t sent0;            /* dist_bytes_sent() when the epoch's profile began */
-    float *reduce_scratch;     /* red_n/2 + 1 */
-    OptConfig opt;
-    OptimBuffers ob;           /* optimizer state: ob.nbuf buffers of n_params */
-    Schedule sched;            /* the run's schedule; --fine-tune: phase 1's */
-    Schedule sched2;           /* --fine-tune: phase 2 (unfrozen) */
-    const Schedule *cur;       /* this epoch's schedule, counted from step sched_from */
-    int64_t sched_from;
-    int freeze_at;             /* layers [0, freeze_at) frozen by --freeze / phase 1 of --fine-tune */
-    ParamSeg *seg;             /* trained (unfrozen) parameter tensors */
-    float *seg_lr, *seg_mult;  /* (nseg) this step's lr; discriminative factor */
-    int nseg;
-    Sampler sampler;           /* the epoch order (and the next epoch's, for reading ahead) */
-    int64_t n_used, steps;     /* training samples used (--limit), steps per epoch */
-    int last_epoch;            /* no prefetch past the last step of epoch last_epoch - 1 */
-    Loader *loader;            /* background reads of the next step's samples */
-    const uint8_t *step_bytes; /* this step's samples of this rank (local * gs, NHWC) */
-    const int64_t *step_idx;   /* and their indices */
-    RunPosition pos;           /* where the run stands (checkpointed) */
-    Normalization resume_norm; /* --resume or --init: the checkpoint's input normalisation */
-    double prof_data, prof_reduce, prof_opt;   /* seconds this epoch: batch loading, allreduce, optimizer */
-    float lr_override;         /* lr-find: this step's lr */
-    int topk;                  /* extra metric columns (0: off) */
-    double beta;
-    char *model_text;          /* from the checkpoint when resuming without --model */
-    AugmentConfig aug;
-    RunDir run;                /* rank 0: the run directory (zeroed elsewhere: its calls do nothing) */
-    float *valid_logits;       /* rank 0: (valid.n, k) the last validation's logits, for report.html */
-} Trainer;
-
-static DlStatus init_from(Trainer *t, const char *path);
 
 /* Prints on rank 0 to stdout and the run log. */
 static void say(Trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -228,7 +164,7 @@ static DlStatus open_data(Trainer *t) {
 
 /* One optimizer segment per parameter tensor of the layers not frozen
  * (frozen layers are never touched: not even momentum or weight decay). */
-static void set_segments(Trainer *t) {
+void trainer_set_segments(Trainer *t) {
     Model *m = &t->m;
     t->nseg = 0;
     for (int i = m->frozen; i < m->n_layers; i++) {
@@ -292,7 +228,7 @@ static DlStatus build(Trainer *t) {
     }
     if (c->unfreeze) t->freeze_at = 0;
     if (c->init) {
-        st = init_from(t, c->init);
+        st = trainer_init_from(t, c->init);
         if (st != DL_OK) return st;
     }
     t->red_n = m->n_params + m->n_bstat + RED_EXTRA;
@@ -316,7 +252,7 @@ static DlStatus build(Trainer *t) {
     t->seg = dl_calloc((size_t)m->n_layers * 4, sizeof(ParamSeg));
     t->seg_lr = dl_calloc((size_t)m->n_layers * 4, sizeof(float));
     t->seg_mult = dl_calloc((size_t)m->n_layers * 4, sizeof(float));
-    set_segments(t);
+    trainer_set_segments(t);
     if (c->profile) m->prof = dl_calloc(2 * (size_t)m->n_layers, sizeof(double));
     t->wk = dl_calloc((size_t)t->nworkers, sizeof(Worker));
     for (int w = 0; w < t->nworkers && st == DL_OK; w++) {
@@ -445,7 +381,7 @@ static void step_data(Trainer *t, int epoch, int64_t step) {
         loader_request(t->loader, ne, ns, perm_of(t, ne) + ns * t->c->batch + off, (int)cnt);
 }
 
-static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, double *correct, int *stop, int *skipped) {
+DlStatus trainer_step(Trainer *t, int epoch, int64_t step, double *loss, double *correct, int *stop, int *skipped) {
     Model *m = &t->m;
     const TrainConfig *c = t->c;
     int W = t->nworkers, L = t->local;
@@ -512,16 +448,6 @@ static DlStatus train_step(Trainer *t, int epoch, int64_t step, double *loss, do
     model_update_stats(m, red + m->n_params, t->G);
     t->prof_opt += dl_now() - tr;   /* allreduce included; subtracted in the report */
     return DL_OK;
-}
-
-/* Under mpirun a rank's stdout is a pipe or pty whatever mpirun's own stdout
- * is, so isatty() cannot tell. launch/mpirun.sh passes DLTRAIN_TTY (1 when
- * its stdout is a terminal); plain mpirun without it gets plain lines. */
-static int stdout_is_terminal(void) {
-    const char *e = getenv("DLTRAIN_TTY");
-    if (e) return atoi(e) != 0;
-    if (getenv("OMPI_COMM_WORLD_SIZE")) return 0;
-    return isatty(STDOUT_FILENO);
 }
 
 /* The safety net of the bitwise design: every rank must hold the same
@@ -591,187 +517,6 @@ static DlStatus save(Trainer *t, const char *name) {
     return st;
 }
 
-static DlStatus open_run_dir(Trainer *t, int resuming) {
-    const TrainConfig *c = t->c;
-    RunOpen o = { .dir = c->out_dir, .resuming = resuming, .overwrite = c->overwrite,
-                  .metrics_csv = t->pos.metrics_csv, .topk = t->topk, .multi = t->train.multi, .beta = t->beta,
-                  .epochs = c->epochs, .batch = c->batch, .tty = stdout_is_terminal(), .progress = c->progress,
-                  .cam = c->cam };
-    DlStatus st = run_open(&t->run, &o);
-    dl_free(t->pos.metrics_csv);
-    t->pos.metrics_csv = NULL;
-    if (st == DL_OK) t->valid_logits = dl_malloc(sizeof(float) * (size_t)(t->valid.n ? t->valid.n : 1) * t->train.k);
-    return st;
-}
-
-/* --resume: the checkpoint fixes the model, seed, batch and groups (flags
- * that contradict it are errors) and the position to continue from. */
-static DlStatus resume_info(Trainer *t, TrainConfig *eff, const char *path) {
-    CheckpointInfo info;
-    DlStatus st = checkpoint_info(&info, path);
-    if (st != DL_OK) return st;
-    const TrainConfig *c = t->c;
-    if (c->given.seed && c->seed != info.pos.seed)
-        st = dl_fail(DL_EARG, "--seed %llu contradicts the checkpoint's seed %llu: drop --seed to resume '%s'",
-                     (unsigned long long)c->seed, (unsigned long long)info.pos.seed, path);
-    else if (c->given.batch && c->batch != info.pos.batch)
-        st = dl_fail(DL_EARG, "--batch %d contradicts the checkpoint's batch %d: drop --batch to resume '%s' exactly",
-                     c->batch, info.pos.batch, path);
-    else if (c->given.groups && c->groups != info.pos.groups)
-        st = dl_fail(DL_EARG, "--groups %d contradicts the checkpoint's groups %d: drop --groups to resume '%s' exactly",
-                     c->groups, info.pos.groups, path);
-    else if (info.pos.batch < 1 || info.pos.groups < 1)
-        st = dl_fail(DL_EFORMAT, "checkpoint '%s' has no run position (batch, groups): it cannot be resumed", path);
-    if (st == DL_OK && c->model) {
-        char *text = NULL;
-        int from_ckpt = 0;
-        st = model_text_any(&text, c->model, &from_ckpt);
-        if (st == DL_OK && from_ckpt) {
-            char *h = model_text_head_classes(text);
-            dl_free(text);
-            text = h;
-        }
-        if (st == DL_OK && strcmp(text, info.model_text) != 0)
-            st = dl_fail(DL_EARG, "checkpoint '%s' was trained with another model than '%s': drop --model to resume it",
-                         path, c->model);
-        dl_free(text);
-    }
-    if (st == DL_OK && c->normalize && !info.norm.on)
-        st = dl_fail(DL_EARG, "--normalize contradicts checkpoint '%s', trained without it: drop --normalize to resume", path);
-    if (st == DL_OK) {
-        eff->normalize = info.norm.on;   /* the checkpoint decides */
-        t->resume_norm = info.norm;
-        eff->seed = info.pos.seed;
-        eff->batch = info.pos.batch;
-        eff->groups = info.pos.groups;
-        t->model_text = dl_strdup(info.model_text);
-        if (!c->model) eff->model = dl_strdup(info.model_source);
-        t->pos = info.pos;
-        t->pos.metrics_csv = info.pos.metrics_csv ? dl_strdup(info.pos.metrics_csv) : NULL;
-    }
-    checkpoint_info_free(&info);
-    return st;
-}
-
-/* After build: the data must be the data the checkpoint was trained on. */
-static DlStatus resume_load(Trainer *t, const char *path, int64_t n) {
-    CheckpointInfo info;
-    DlStatus st = checkpoint_info(&info, path);
-    if (st != DL_OK) return st;
-    const Dataset *ds = &t->train;
-    if (info.input.c != ds->c || info.input.h != ds->h || info.input.w != ds->w)
-        st = dl_fail(DL_EFORMAT, "checkpoint '%s' was trained on %dx%dx%d images but '%s' has %dx%dx%d: resume on the same data",
-                     path, info.input.c, info.input.h, info.input.w, ds->path, ds->c, ds->h, ds->w);
-    else if (info.k != ds->k)
-        st = dl_fail(DL_EFORMAT, "checkpoint '%s' has %d classes but '%s' has %d: resume on the same data (or use --init for a new task)",
-                     path, info.k, ds->path, ds->k);
-    for (int i = 0; st == DL_OK && i < ds->k; i++)
-        if (strcmp(info.class_names[i], ds->class_names[i]) != 0)
-            st = dl_fail(DL_EFORMAT, "checkpoint '%s' has class %d '%s' but '%s' has '%s': resume on the same data",
-                         path, i, info.class_names[i], ds->path, ds->class_names[i]);
-    if (st == DL_OK && info.pos.train_samples != n)
-        st = dl_fail(DL_EFORMAT, "checkpoint '%s' was trained on %lld images but this run has %lld (--limit or another file): "
-                     "resume with the same data", path, (long long)info.pos.train_samples, (long long)n);
-    checkpoint_info_free(&info);
-    if (st == DL_OK) st = checkpoint_load(path, &t->m, &t->ob);
-    return st;
-}
-
-static DlStatus setup_schedule(Trainer *t, int64_t steps) {
-    const TrainConfig *c = t->c;
-    SchedKind kind;
-    DlStatus st = schedule_parse_kind(c->schedule ? c->schedule : "constant", &kind);
-    if (st != DL_OK) return st;
-    /* --fine-tune E1,E2: one schedule per phase, the second at half the lr
-     * (fastai's fine_tune); otherwise one over all epochs */
-    int e1 = c->fine_tune[0], e2 = c->fine_tune[1];
-    Schedule *ph[2] = { &t->sched, &t->sched2 };
-    for (int p = 0; p < (e1 > 0 ? 2 : 1); p++) {
-        int epochs = e1 > 0 ? (p == 0 ? e1 : e2) : c->epochs;
-        *ph[p] = schedule_init(kind, p == 0 ? c->lr : c->lr / 2, (int64_t)epochs * steps);
-        ph[p]->warmup_steps = kind == SCHED_ONECYCLE ? 0 : c->warmup;
-        if (kind == SCHED_STEP) {
-            ph[p]->step_size = (int64_t)(c->step_epochs > 0 ? c->step_epochs : 1) * steps;
-            if (c->gamma > 0) ph[p]->gamma = c->gamma;
-        }
-        st = schedule_check(ph[p]);
-        if (st != DL_OK) return st;
-    }
-    t->cur = &t->sched;
-    return DL_OK;
-}
-
-/* Before each epoch: which layers train, at which lr factors, on which
- * schedule. A pure function of the epoch, so a resume lands in the same
- * phase. --fine-tune phase 2 unfreezes everything and spreads the lr
- * geometrically over the parameterised layers, from lr/lr_mult for the first
- * to lr for the last (fastai's slice(lr/100, lr)). */
-static void enter_epoch(Trainer *t, int epoch, int64_t steps) {
-    const TrainConfig *c = t->c;
-    Model *m = &t->m;
-    int phase2 = c->fine_tune[0] > 0 && epoch >= c->fine_tune[0];
-    m->frozen = phase2 ? 0 : t->freeze_at;
-    for (int w = 1; w < t->nworkers; w++) t->wk[w].own.frozen = m->frozen;
-    set_segments(t);
-    t->cur = phase2 ? &t->sched2 : &t->sched;
-    t->sched_from = phase2 ? (int64_t)c->fine_tune[0] * steps : 0;
-    if (phase2 && c->lr_mult > 1) {
-        int layers = 0, g = 0;
-        for (int i = 0; i < m->n_layers; i++) layers += layer_param_count(&m->spec[i]) > 0;
-        for (int i = 0, si = 0; i < m->n_layers; i++) {
-            TensorInfo ti[4];
-            int nt = layer_ops(m->spec[i].kind)->params(&m->spec[i], ti);
-            if (!nt) continue;
-            float mult = layers > 1 ? powf(c->lr_mult, -(float)(layers - 1 - g) / (float)(layers - 1)) : 1.0f;
-            for (int j = 0; j < nt; j++) t->seg_mult[si++] = mult;
-            g++;
-        }
-    }
-}
-
-/* --init: start from a trained model. Layers with the same name and shapes
- * are loaded; the head (the last layer with parameters) starts fresh when
- * the task's classes differ, and so do the layers named by --reinit. */
-static DlStatus init_from(Trainer *t, const char *path) {
-    Model *m = &t->m;
-    CheckpointInfo info;
-    DlStatus st = checkpoint_info(&info, path);
-    if (st != DL_OK) return st;
-    int *reinit = dl_calloc((size_t)m->n_layers, sizeof(int));
-    InitOutcome *out = dl_calloc((size_t)m->n_layers, sizeof(InitOutcome));
-    int same_classes = info.k == t->train.k;
-    for (int i = 0; same_classes && i < info.k; i++) same_classes = !strcmp(info.class_names[i], t->train.class_names[i]);
-    int head = -1;
-    for (int i = 0; i < m->n_layers; i++) if (layer_param_count(&m->spec[i]) > 0) head = i;
-    if (!same_classes && head >= 0) reinit[head] = 1;
-    const char *list = t->c->reinit;
-    while (list && *list && st == DL_OK) {
-        size_t len = strcspn(list, ",");
-        char name[128];
-        snprintf(name, sizeof name, "%.*s", (int)(len < 127 ? len : 127), list);
-        int i = model_find_layer(m, name);
-        if (i < 0) st = dl_fail(DL_EARG, "--reinit: the model has no layer '%s' (see dltrain summary)", name);
-        else reinit[i] = 1;
-        list += len + (list[len] == ',');
-    }
-    if (st == DL_OK) st = checkpoint_load_matching(path, m, reinit, out);
-    if (st == DL_OK && t->d->rank == 0) {
-        static const char *what[] = { "", "loaded", "new", "re-initialised (other shape)", "re-initialised (new head)" };
-        if (info.k > 0) printf("init from %s (trained on %d classes%s):\n", path, info.k, same_classes ? ", the same" : "");
-        else printf("init from %s (no classes recorded: an imported network):\n", path);
-        for (int k = INIT_LOADED; k <= INIT_HEAD; k++) {
-            int any = 0;
-            for (int i = 0; i < m->n_layers; i++)
-                if (out[i] == (InitOutcome)k) printf("%s%s", any++ ? " " : "  ", m->spec[i].name);
-            if (any) printf(": %s\n", what[k]);
-        }
-    }
-    dl_free(reinit);
-    dl_free(out);
-    checkpoint_info_free(&info);
-    return st;
-}
-
 /* Every rank, once last.h5 is complete: the checkpoint a rank that gives
  * up on a silent peer tells the user to resume from. */
 static void note_checkpoint(const Trainer *t) {
@@ -786,64 +531,9 @@ static const char *signal_name(int sig) {
 
 static const int64_t *perm_of(Trainer *t, int epoch) { return sampler_of(&t->sampler, epoch); }
 
-static void shuffle_epoch(Trainer *t, int epoch, int64_t n) {
+void trainer_shuffle_epoch(Trainer *t, int epoch, int64_t n) {
     t->n_used = n;
     sampler_enter(&t->sampler, epoch, n);
-}
-
-/* dltrain lr-find: Leslie Smith's range test as fastai runs it: the lr grows
- * exponentially from --start-lr to --end-lr over --iters steps, the loss is
- * smoothed (exponential average, beta 0.98, debiased), and the sweep stops
- * when the smoothed loss exceeds 4x its minimum. Suggestions: the lr of the
- * steepest descent of the smoothed loss (per log lr), and the lr of the
- * minimum / 10. Writes RUNDIR/lr_find.csv; trains nothing that is kept. */
-static DlStatus lr_find_run(Trainer *t, int64_t steps, int64_t n) {
-    const TrainConfig *c = t->c;
-    int iters = c->lr_find, done = 0;
-    double *lr = dl_calloc((size_t)iters, sizeof(double)), *raw = dl_calloc((size_t)iters, sizeof(double));
-    double *sm = dl_calloc((size_t)iters, sizeof(double)), avg = 0.0, best = INFINITY;
-    DlStatus st = DL_OK;
-    int epoch = 0;
-    int64_t s = 0;
-    t->steps = steps;
-    t->last_epoch = INT_MAX;
-    enter_epoch(t, 0, steps);
-    shuffle_epoch(t, 0, n);
-    for (int i = 0; i < iters && st == DL_OK; i++) {
-        if (s == steps) { shuffle_epoch(t, ++epoch, n); s = 0; }
-        lr[i] = c->find_start * pow((double)c->find_end / c->find_start, (double)i / (iters - 1));
-        t->lr_override = (float)lr[i];
-        double loss, right;
-        int stop, skipped;
-        st = train_step(t, epoch, s++, &loss, &right, &stop, &skipped);
-        if (skipped) loss = NAN;
-        t->pos.step++;
-        if (st == DL_ENUMERIC) { st = DL_OK; break; }   /* diverged: the end of the sweep */
-        if (st != DL_OK) break;
-        avg = 0.98 * avg + 0.02 * loss;
-        raw[i] = loss;
-        sm[i] = avg / (1.0 - pow(0.98, i + 1));
-        done = i + 1;
-        if (sm[i] < best) best = sm[i];
-        if (stop || (i > 10 && sm[i] > 4.0 * best)) break;
-    }
-    if (st == DL_OK && t->d->rank == 0) {
-        int imin = 0, isteep = -1;
-        double steep = 0.0;
-        for (int i = 0; i < done; i++) if (sm[i] < sm[imin]) imin = i;
-        for (int i = 1; i + 1 < done && i <= imin; i++) {   /* slope per unit log lr, before the minimum */
-            double g = (sm[i + 1] - sm[i - 1]) / (log(lr[i + 1]) - log(lr[i - 1]));
-            if (isteep < 0 || g < steep) { steep = g; isteep = i; }
-        }
-        st = run_lr_find_write(c->out_dir, lr, raw, sm, done);
-        if (done < 3) printf("the loss diverged at once: lower --start-lr\n");
-        else {
-            printf("minimum smoothed loss %.4f at lr %.3g; suggested lr: %.3g (steepest descent), %.3g (minimum / 10)\n",
-                   sm[imin], lr[imin], isteep >= 0 ? lr[isteep] : lr[imin] / 10, lr[imin] / 10);
-        }
-    }
-    dl_free(lr); dl_free(raw); dl_free(sm);
-    return dist_agree(t->d, st);
 }
 
 /* Rank 0 after an epoch: validation, the run directory (table row,
@@ -883,7 +573,7 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     t.pos.best_value = -INFINITY;
     const TrainConfig *c = &eff;
     DlStatus st = DL_OK;
-    if (cfg->resume) st = dist_agree(d, resume_info(&t, &eff, cfg->resume));
+    if (cfg->resume) st = dist_agree(d, trainer_resume_info(&t, &eff, cfg->resume));
     if (st == DL_OK && cfg->init && !cfg->resume) {   /* the normalisation the network was trained or imported with */
         CheckpointInfo info;
         st = dist_agree(d, checkpoint_info(&info, cfg->init));
@@ -906,16 +596,16 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     t.n_used = n;
     t.sampler.used = n;
     t.steps = steps;
-    if (st == DL_OK) st = setup_schedule(&t, steps);
-    if (st == DL_OK && cfg->resume) st = dist_agree(d, resume_load(&t, cfg->resume, n));
+    if (st == DL_OK) st = trainer_setup_schedule(&t, steps);
+    if (st == DL_OK && cfg->resume) st = dist_agree(d, trainer_resume_load(&t, cfg->resume, n));
     if (st == DL_OK && t.pos.epoch >= c->epochs)
         st = dl_fail(DL_EARG, "'%s' has already trained %d epochs: raise --epochs to train more", cfg->resume, t.pos.epoch);
     if (st == DL_OK && c->lr_find) {
-        st = lr_find_run(&t, steps, n);
+        st = trainer_lr_find(&t, steps, n);
         trainer_free(&t);
         return st;
     }
-    if (st == DL_OK && d->rank == 0) st = open_run_dir(&t, cfg->resume != NULL);
+    if (st == DL_OK && d->rank == 0) st = trainer_open_run_dir(&t, cfg->resume != NULL);
     st = dist_agree(d, st);
     if (st != DL_OK) {
         if (eff.model != cfg->model) dl_free((char *)eff.model);
@@ -985,14 +675,14 @@ DlStatus train_run(const TrainConfig *cfg, const Dist *d) {
     int last_epoch = c->stop_after > 0 && c->stop_after < c->epochs ? c->stop_after : c->epochs;
     t.last_epoch = last_epoch;
     for (int epoch = t.pos.epoch; epoch < last_epoch && st == DL_OK && !stop; epoch++) {
-        enter_epoch(&t, epoch, steps);
+        trainer_enter_epoch(&t, epoch, steps);
         double t0 = dl_now(), sum_loss = t.pos.epoch_loss_sum;
         int64_t first = t.pos.epoch_step;
-        shuffle_epoch(&t, epoch, n);
+        trainer_shuffle_epoch(&t, epoch, n);
         for (int64_t s = first; s < steps && st == DL_OK && !stop; s++) {
             double loss, right;
             int skipped;
-            st = train_step(&t, epoch, s, &loss, &right, &stop, &skipped);
+            st = trainer_step(&t, epoch, s, &loss, &right, &stop, &skipped);
             if (skipped) {
                 t.pos.epoch_skipped++;
                 say(&t, "skipped epoch %d step %lld: non-finite loss or gradient (--skip-nonfinite)\n", epoch + 1, (long long)s + 1);
