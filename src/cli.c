@@ -152,7 +152,7 @@ static int cmd_summary(int argc, char **argv, const Dist *d) {
     Shape in = { 0, 0, 0 };
     if (st == DL_OK && data) {
         Dataset ds;
-        st = dataset_open(&ds, data);
+        st = dataset_open_budget(&ds, data, 1);   /* streaming: the shape, no images read */
         if (st == DL_OK) { in = (Shape){ ds.c, ds.h, ds.w }; classes = ds.k; dataset_close(&ds); }
     } else if (st == DL_OK && input && !parse_shape(input, &in)) {
         st = dl_fail(DL_EARG, "summary: --input wants C,H,W like 3,64,64 (got '%s')", input);

@@ -5,6 +5,11 @@
 
 #include "util.h"
 
+/* Fixed-length strings from a file: one string and all of a list's bytes at
+ * most this long (the largest real ones, a model text or a checkpoint's
+ * metrics_csv, are well under it). */
+#define H5_MAX_STR ((size_t)64 << 20)
+
 int h5_put_attr_str(hid_t obj, const char *name, const char *value) {
     hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
     H5Tset_size(t, H5T_VARIABLE);
@@ -67,6 +72,7 @@ char *h5_get_attr_str(hid_t obj, const char *name) {
             H5Tclose(mt);
         } else {
             size_t n = H5Tget_size(t);
+            if (n == 0 || n > H5_MAX_STR) { H5Tclose(t); H5Aclose(a); return NULL; }
             out = dl_calloc(n + 1, 1);
             hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_cset(mt, H5Tget_cset(t));   /* ASCII and UTF-8 do not convert */
@@ -84,10 +90,13 @@ char **h5_get_attr_strs(hid_t obj, const char *name, int *n) {
     *n = 0;
     if (H5Aexists(obj, name) <= 0) return NULL;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return NULL;
     hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
     hssize_t count = H5Sget_simple_extent_npoints(sp);
     char **out = NULL;
-    if (H5Tget_class(t) == H5T_STRING && count > 0 && count < 1000000) {
+    size_t fixed = H5Tis_variable_str(t) > 0 ? 1 : H5Tget_size(t);   /* bytes of one fixed-length string */
+    if (H5Tget_class(t) == H5T_STRING && count > 0 && count < 1000000 && fixed > 0 &&
+        fixed <= H5_MAX_STR / (size_t)count) {
         out = dl_calloc((size_t)count, sizeof(char *));
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_cset(mt, H5Tget_cset(t));   /* ASCII and UTF-8 do not convert */

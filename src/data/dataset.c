@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "h5util.h"
 #include "jpeg.h"
@@ -41,6 +42,41 @@ void dataset_close(Dataset *d) {
     dl_free(d->targets);
     dl_free(d->path);
     *d = (Dataset){ 0 };
+}
+
+/* Refuses an object whose storage the file never (or only partly) wrote:
+ * HDF5 would read fill values for it, and a few bytes of file could declare
+ * terabytes of images. */
+static DlStatus check_written(const char *path, hid_t ds, const char *name) {
+    H5D_space_status_t s = H5D_SPACE_STATUS_ERROR;
+    if (H5Dget_space_status(ds, &s) < 0 || s != H5D_SPACE_STATUS_ALLOCATED)
+        return dl_fail(DL_EFORMAT, "%s: '%s' is declared but %s written (an incomplete or damaged file: re-make it with dlprep)",
+                       path, name, s == H5D_SPACE_STATUS_PART_ALLOCATED ? "only partly" : "never");
+    return DL_OK;
+}
+
+/* Refuses to hold more bytes in memory than the machine has (DL_EFORMAT:
+ * a file that asks for that much is damaged, or must be streamed). */
+static DlStatus check_memory(const char *path, const char *what, double bytes) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double have = pages > 0 && page > 0 ? (double)pages * (double)page : 1e300;
+    if (bytes > have)
+        return dl_fail(DL_EFORMAT, "%s: %s would take %.1f GiB of memory, more than this machine's %.1f GiB "
+                       "(a damaged file, or give train a --memory-budget to read it from disk)",
+                       path, what, bytes / 1073741824.0, have / 1073741824.0);
+    return DL_OK;
+}
+
+/* The sample count and image size limits of dataset.h (64-bit arithmetic). */
+static DlStatus check_shape(const char *path, const char *name, uint64_t n, uint64_t h, uint64_t w) {
+    if (n < 1 || n > (uint64_t)DATASET_MAX_SAMPLES)
+        return dl_fail(DL_EFORMAT, "%s: '%s' declares %llu samples; expected 1..%lld", path, name,
+                       (unsigned long long)n, (long long)DATASET_MAX_SAMPLES);
+    if (h < 1 || w < 1 || h > DATASET_MAX_SIDE || w > DATASET_MAX_SIDE || h * w > (uint64_t)DATASET_MAX_PIXELS)
+        return dl_fail(DL_EFORMAT, "%s: '%s' declares %llux%llu-pixel images (HxW); expected 1..%d pixels a side and "
+                       "at most %lld pixels an image", path, name, (unsigned long long)h, (unsigned long long)w,
+                       DATASET_MAX_SIDE, (long long)DATASET_MAX_PIXELS);
+    return DL_OK;
 }
 
 /* Opens dataset `name` and checks it is an integer array of `rank`
@@ -80,24 +116,26 @@ static DlStatus read_images(Dataset *d, hid_t f, int64_t budget) {
     DlStatus st = DL_OK;
     if (!u8)
         st = dl_fail(DL_EFORMAT, "%s: 'images' must be uint8 (pixels 0..255), not a wider or signed integer type", d->path);
-    else if (dims[0] < 1 || dims[1] < 1 || dims[2] < 1 || dims[1] > 65536 || dims[2] > 65536)
-        st = dl_fail(DL_EFORMAT, "%s: 'images' has shape (%llu, %llu, %llu, %llu); expected N >= 1 images of H x W pixels",
-                     d->path, (unsigned long long)dims[0], (unsigned long long)dims[1],
-                     (unsigned long long)dims[2], (unsigned long long)dims[3]);
     else if (dims[3] != 1 && dims[3] != 3)
         st = dl_fail(DL_EFORMAT, "%s: 'images' has %llu channels in its last dimension; expected (N, H, W, C) with C = 1 or 3",
                      d->path, (unsigned long long)dims[3]);
+    else st = check_shape(d->path, "images", dims[0], dims[1], dims[2]);
+    if (st == DL_OK) st = check_written(d->path, ds, "images");
     if (st == DL_OK) {
         d->n = (int64_t)dims[0];
         d->h = (int)dims[1];
         d->w = (int)dims[2];
         d->c = (int)dims[3];
-        if (budget > 0 && (double)d->n * d->h * d->w * d->c > (double)budget) {
+        double bytes = (double)d->n * (double)d->h * (double)d->w * (double)d->c;
+        if (budget > 0 && bytes > (double)budget) {
             d->streaming = 1;           /* read on demand: keep the dataset open */
             d->h5_data = (int64_t)ds;
             return DL_OK;
         }
-        d->images = dl_malloc((size_t)d->n * (size_t)(d->h * d->w * d->c));
+        st = check_memory(d->path, "'images'", bytes);
+    }
+    if (st == DL_OK) {
+        d->images = dl_malloc((size_t)d->n * (size_t)d->h * (size_t)d->w * (size_t)d->c);
         if (H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->images) < 0)
             st = dl_fail(DL_EIO, "%s: cannot read 'images' (the file is damaged or truncated)", d->path);
     }
@@ -114,7 +152,8 @@ static DlStatus read_labels(Dataset *d, hid_t f) {
     if ((int64_t)dim != d->n)
         st = dl_fail(DL_EFORMAT, "%s: 'labels' has %llu entries but 'images' has %lld; they must match",
                      d->path, (unsigned long long)dim, (long long)d->n);
-    else {
+    else if ((st = check_written(d->path, ds, "labels")) == DL_OK &&
+             (st = check_memory(d->path, "'labels'", 12.0 * (double)d->n)) == DL_OK) {
         v = dl_malloc((size_t)d->n * sizeof *v);
         if (H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
             st = dl_fail(DL_EIO, "%s: cannot read 'labels' (the file is damaged or truncated)", d->path);
@@ -132,7 +171,11 @@ static DlStatus read_labels(Dataset *d, hid_t f) {
         if (v[i] > max) max = v[i];
     }
     if (d->k == 0) {                    /* no class_names: classes 0..max, named by number */
-        if (max + 1 > 100000) { dl_free(v); return dl_fail(DL_EFORMAT, "%s: labels go up to %lld; add class_names", d->path, (long long)max); }
+        if (max + 1 > DATASET_MAX_CLASSES) {
+            dl_free(v);
+            return dl_fail(DL_EFORMAT, "%s: labels go up to %lld, past the %d classes dltrain takes", d->path, (long long)max,
+                           DATASET_MAX_CLASSES);
+        }
         d->k = (int)max + 1;
         d->class_names = dl_calloc((size_t)d->k, sizeof(char *));
         for (int i = 0; i < d->k; i++) {
@@ -158,14 +201,17 @@ static DlStatus read_targets(Dataset *d, hid_t f) {
     else if (d->k > 0 && (int)dims[1] != d->k)
         st = dl_fail(DL_EFORMAT, "%s: 'targets' has %llu columns but there are %d class names",
                      d->path, (unsigned long long)dims[1], d->k);
-    else if (dims[1] < 1 || dims[1] > 100000)
-        st = dl_fail(DL_EFORMAT, "%s: 'targets' has %llu columns; expected 1..100000 tags", d->path, (unsigned long long)dims[1]);
+    else if (dims[1] < 1 || dims[1] > DATASET_MAX_CLASSES)
+        st = dl_fail(DL_EFORMAT, "%s: 'targets' has %llu columns; expected 1..%d tags", d->path, (unsigned long long)dims[1],
+                     DATASET_MAX_CLASSES);
+    if (st == DL_OK) st = check_written(d->path, ds, "targets");
+    if (st == DL_OK) st = check_memory(d->path, "'targets'", (double)d->n * (double)dims[1]);
     if (st == DL_OK) {
         int k = (int)dims[1];
         d->targets = dl_malloc((size_t)d->n * (size_t)k);
         if (H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->targets) < 0)
             st = dl_fail(DL_EIO, "%s: cannot read 'targets' (the file is damaged or truncated)", d->path);
-        for (int64_t i = 0; st == DL_OK && i < d->n * k; i++)
+        for (int64_t i = 0; st == DL_OK && i < d->n * (int64_t)k; i++)
             if (d->targets[i] > 1)
                 st = dl_fail(DL_EFORMAT, "%s: targets[%lld, %lld] = %d; expected 0 or 1", d->path,
                              (long long)(i / k), (long long)(i % k), d->targets[i]);
@@ -216,6 +262,10 @@ static DlStatus read_jpeg(Dataset *d, hid_t f, int64_t budget) {
                      "as h5py.vlen_dtype(numpy.uint8) writes)", d->path);
     else if (n < 1)
         st = dl_fail(DL_EFORMAT, "%s: 'jpeg' holds no images; expected N >= 1", d->path);
+    else if (n > (hsize_t)DATASET_MAX_SAMPLES)
+        st = dl_fail(DL_EFORMAT, "%s: 'jpeg' declares %llu images; expected at most %lld", d->path, (unsigned long long)n,
+                     (long long)DATASET_MAX_SAMPLES);
+    if (st == DL_OK) st = check_written(d->path, ds, "jpeg");
     int64_t hw[3] = { 0, 0, 0 };
     const char *names[3] = { "height", "width", "channels" };
     for (int i = 0; st == DL_OK && i < 3; i++) {
@@ -226,6 +276,7 @@ static DlStatus read_jpeg(Dataset *d, hid_t f, int64_t budget) {
     }
     if (st == DL_OK && (hw[0] > 0) != (hw[1] > 0))
         st = dl_fail(DL_EFORMAT, "%s: 'jpeg' has only one of the attributes height and width; give both or neither", d->path);
+    if (st == DL_OK && hw[0] > 0) st = check_shape(d->path, "jpeg", n, (uint64_t)hw[0], (uint64_t)hw[1]);
     d->n = (int64_t)n;
     d->jpeg = 1;
     d->jpeg_signed = is_signed;
@@ -260,7 +311,7 @@ static DlStatus read_jpeg(Dataset *d, hid_t f, int64_t budget) {
         H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, &v0);
         H5Sclose(ms);
     }
-    if (st == DL_OK && budget > 0 && (double)d->n * hw[0] * hw[1] * hw[2] > (double)budget) {
+    if (st == DL_OK && budget > 0 && (double)d->n * (double)hw[0] * (double)hw[1] * (double)hw[2] > (double)budget) {
         d->h = (int)hw[0];
         d->w = (int)hw[1];
         d->c = (int)hw[2];
@@ -301,6 +352,10 @@ static DlStatus read_jpeg(Dataset *d, hid_t f, int64_t budget) {
                 d->w = (int)hw[1];
                 d->c = (int)hw[2];
                 sample = (size_t)d->h * (size_t)d->w * (size_t)d->c;
+                if ((st = check_memory(d->path, "the decoded 'jpeg' images", (double)d->n * (double)sample)) != DL_OK) {
+                    dl_free(img);
+                    break;
+                }
                 d->images = dl_malloc((size_t)d->n * sample);
             }
             if (ih != d->h || iw != d->w)
@@ -380,7 +435,11 @@ static DlStatus read_file(Dataset *d, hid_t f, int64_t budget) {
     if (H5Aexists(f, "class_names") > 0) {
         d->class_names = h5_get_attr_strs(f, "class_names", &d->k);
         if (!d->class_names)
-            return dl_fail(DL_EFORMAT, "%s: attribute 'class_names' must be a list of strings (one per class)", d->path);
+            return dl_fail(DL_EFORMAT, "%s: attribute 'class_names' must be a list of 1..%d strings (one per class)", d->path,
+                           DATASET_MAX_CLASSES);
+        if (d->k > DATASET_MAX_CLASSES)
+            return dl_fail(DL_EFORMAT, "%s: attribute 'class_names' has %d names; dltrain takes at most %d classes", d->path,
+                           d->k, DATASET_MAX_CLASSES);
     }
     DlStatus st = H5Lexists(f, "images", H5P_DEFAULT) <= 0 && H5Lexists(f, "jpeg", H5P_DEFAULT) > 0
                       ? read_jpeg(d, f, budget) : read_images(d, f, budget);
