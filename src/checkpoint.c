@@ -147,8 +147,19 @@ static DlStatus get_normalization(hid_t f, const char *path, int channels, Norma
     return DL_OK;
 }
 
-static int write_file(const char *tmp, const Model *m, const CheckpointMeta *meta) {
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+/* Builds the whole checkpoint in memory (HDF5's core driver, no backing
+ * file) and returns its bytes in *image (new) and *size, or 0. HDF5 never
+ * touches the disk: a full disk meets our own write() (dl_write_durable),
+ * never HDF5's close, which on a failed flush leaves a half-closed file
+ * that crashes the library's shutdown at exit. The cost: the file's size in
+ * memory while it is written. */
+static int write_image(const Model *m, const CheckpointMeta *meta, void **image, size_t *size) {
+    *image = NULL;
+    *size = 0;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0) { if (fapl >= 0) H5Pclose(fapl); return 0; }
+    hid_t f = H5Fcreate("checkpoint-in-memory.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
     if (f < 0) return 0;
     int64_t input[3] = { m->input.c, m->input.h, m->input.w };
     int ok = 1;
@@ -185,26 +196,33 @@ static int write_file(const char *tmp, const Model *m, const CheckpointMeta *met
         }
     }
     ok = H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 && ok;
+    ssize_t n = ok ? H5Fget_file_image(f, NULL, 0) : -1;
+    if (n > 0) {
+        *image = dl_malloc((size_t)n);
+        ok = H5Fget_file_image(f, *image, (size_t)n) == n;
+        *size = (size_t)n;
+    } else ok = 0;
     ok = H5Fclose(f) >= 0 && ok;
+    if (!ok) { dl_free(*image); *image = NULL; *size = 0; }
     return ok;
 }
 
 DlStatus checkpoint_save(const char *path, const Model *m, const CheckpointMeta *meta) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp)
-        return dl_fail(DL_EIO, "checkpoint path too long: %s", path);
-    if (!write_file(tmp, m, meta)) {
-        remove(tmp);
-        return dl_fail(DL_EIO, "cannot write checkpoint '%s' (disk full or no permission?)", tmp);
+    void *image;
+    size_t size;
+    if (!write_image(m, meta, &image, &size))
+        return dl_fail(DL_EIO, "cannot build checkpoint '%s' in memory (HDF5 error)", path);
+    /* "<path>.partial", fsync, rename, fsync of the folder: a crash, a full
+     * disk or a kill never leaves a torn or empty file at `path`. */
+    DlStatus st = dl_write_durable(path, image, size);
+    dl_free(image);
+    if (st != DL_OK) {
+        char why[2048];
+        snprintf(why, sizeof why, "%s", dl_errmsg());
+        st = dl_fail(DL_EIO, "cannot write checkpoint: %s", why);
     }
-    /* rename() is atomic on POSIX: readers see the old file or the new one. */
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return dl_fail(DL_EIO, "cannot rename %s -> %s: %s", tmp, path, strerror(e));
-    }
-    return DL_OK;
+    return st;
 }
 
 void checkpoint_info_free(CheckpointInfo *info) {

@@ -44,14 +44,29 @@ void dataset_close(Dataset *d) {
     *d = (Dataset){ 0 };
 }
 
-/* Refuses an object whose storage the file never (or only partly) wrote:
- * HDF5 would read fill values for it, and a few bytes of file could declare
- * terabytes of images. */
+/* Refuses an object whose storage the file never (or, chunked, only
+ * partly) wrote: HDF5 would read fill values for the rest, and a file of a
+ * few bytes could declare terabytes of images. (H5Dget_space_status says
+ * "partly" for any compressed dataset, so chunks are counted instead.) */
 static DlStatus check_written(const char *path, hid_t ds, const char *name) {
     H5D_space_status_t s = H5D_SPACE_STATUS_ERROR;
-    if (H5Dget_space_status(ds, &s) < 0 || s != H5D_SPACE_STATUS_ALLOCATED)
+    int part = 0;
+    if (H5Dget_space_status(ds, &s) < 0 || s == H5D_SPACE_STATUS_NOT_ALLOCATED || s == H5D_SPACE_STATUS_ERROR)
+        part = -1;
+    hid_t pl = H5Dget_create_plist(ds), sp = H5Dget_space(ds);
+    if (!part && pl >= 0 && H5Pget_layout(pl) == H5D_CHUNKED) {
+        hsize_t dims[8], chunk[8], have = 0;
+        int r = H5Sget_simple_extent_ndims(sp);
+        double want = 1;
+        if (r < 1 || r > 8 || H5Pget_chunk(pl, r, chunk) != r || H5Sget_simple_extent_dims(sp, dims, NULL) != r) part = -1;
+        for (int i = 0; !part && i < r; i++) want *= chunk[i] ? (double)((dims[i] + chunk[i] - 1) / chunk[i]) : 1e300;
+        if (!part && (H5Dget_num_chunks(ds, sp, &have) < 0 || (double)have < want)) part = 1;
+    }
+    if (pl >= 0) H5Pclose(pl);
+    if (sp >= 0) H5Sclose(sp);
+    if (part)
         return dl_fail(DL_EFORMAT, "%s: '%s' is declared but %s written (an incomplete or damaged file: re-make it with dlprep)",
-                       path, name, s == H5D_SPACE_STATUS_PART_ALLOCATED ? "only partly" : "never");
+                       path, name, part > 0 ? "only partly" : "never");
     return DL_OK;
 }
 
@@ -722,14 +737,10 @@ static DlStatus write_atomic(const char *path, const Pixels *px, int64_t n, int 
     dataset_h5_unlock();
     if (!ok) {
         remove(tmp);
-        return dl_fail(DL_EIO, "cannot write '%s' (check that its folder exists, is writable and has space)", path);
+        return dl_fail(DL_EIO, "cannot write '%s' (check that its folder exists, is writable and has space); "
+                      "nothing was written in its place", path);
     }
-    if (rename(tmp, path) != 0) {
-        DlStatus st = dl_fail(DL_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-        remove(tmp);
-        return st;
-    }
-    return DL_OK;
+    return dl_rename_durable(tmp, path);   /* fsync, rename, fsync of the folder: never an empty file after a crash */
 }
 
 DlStatus dataset_write(const char *path, const uint8_t *images, int64_t n, int h, int w, int c,
