@@ -37,7 +37,7 @@
  * (never more than the machine has: a file that declares more is lying or
  * needs --memory-budget). */
 #define DATASET_MAX_SIDE 65536
-#define DATASET_MAX_PIXELS ((int64_t)1 << 28)
+#define DATASET_MAX_PIXELS JPEG_MAX_PIXELS
 #define DATASET_MAX_SAMPLES (((int64_t)1 << 31) - 1)
 #define DATASET_MAX_CLASSES 100000
 
