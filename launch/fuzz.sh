@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# launch/fuzz.sh [TARGET] [SECONDS]: builds the libFuzzer targets of
+# tests/fuzz (clang, -DDL_FUZZ=ON, ASan + UBSan) into build-fuzz/ and fuzzes
+# TARGET (model_text, csv, idx, dataset, checkpoint; default: each in turn)
+# for SECONDS (default 600) at nice 10. New inputs go to
+# build-fuzz/fuzz-work/TARGET/ (the seeds in tests/fuzz/corpus/TARGET/ are
+# only read); a crash is saved as build-fuzz/fuzz-crashes/TARGET-crash-*:
+# fix it, then copy the reproducer into tests/fuzz/corpus/TARGET/ so ctest
+# replays it from then on. Extra libFuzzer flags: FUZZ_FLAGS="-jobs=2 ...".
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD_FUZZ:-$ROOT/build-fuzz}
+SECONDS_EACH=${2:-600}
+command -v clang >/dev/null || { echo "fuzz.sh: needs clang (apt-get install -y clang)" >&2; exit 2; }
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+  CC=clang cmake -S "$ROOT" -B "$BUILD" -DDL_FUZZ=ON -DDL_TESTS=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+nice -n 10 cmake --build "$BUILD" -j2 >/dev/null
+targets=(model_text csv idx dataset checkpoint)
+if [ -n "${1:-}" ] && [ "$1" != all ]; then
+  [ -x "$BUILD/tests/fuzz/fuzz_$1" ] || { echo "fuzz.sh: no target '$1' (targets: ${targets[*]})" >&2; exit 2; }
+  targets=("$1")
+fi
+mkdir -p "$BUILD/fuzz-crashes"
+status=0
+for t in "${targets[@]}"; do
+  mkdir -p "$BUILD/fuzz-work/$t"
+  echo "== fuzz_$t for ${SECONDS_EACH}s"
+  # -rss_limit_mb: the machine is shared; -timeout: an input slower than 10 s is a finding.
+  log="$BUILD/fuzz-work/$t.log"
+  rc=0
+  ( cd "$BUILD/fuzz-work" && OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 nice -n 10 \
+      "$BUILD/tests/fuzz/fuzz_$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 \
+      -print_final_stats=1 -artifact_prefix="$BUILD/fuzz-crashes/$t-" ${FUZZ_FLAGS:-} \
+      "$BUILD/fuzz-work/$t" "$ROOT/tests/fuzz/corpus/$t" ) >"$log" 2>&1 || rc=$?
+  grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY|INFO: seed corpus)|runtime error|Test unit written" "$log" || true
+  [ "$rc" -eq 0 ] || { echo "fuzz_$t: exit $rc, a finding (full log: $log)"; status=1; }
+done
+exit $status
