@@ -63,7 +63,7 @@ static DlStatus prep_idx(int argc, char **argv) {
         { "images", F_STR, &images, NULL, "IDX image file (N, H, W) ubyte, .gz or not" },
         { "labels", F_STR, &labels, NULL, "IDX label file (N) ubyte, .gz or not" },
         { "class-names", F_STR, &names, "0,1,...", "comma-separated class names, one per label value" },
-        { "limit", F_INT, &limit, "0", "keep only the first N images (0: all)" },
+        { "limit", F_INT, &limit, "0", "keep only the first N images (0: all)", FLAG_IN(0, 2147483647) },
         { "o", F_STR, &out, NULL, "output dataset file (.h5)" },
     };
     int nflags = (int)(sizeof flags / sizeof flags[0]);
@@ -413,11 +413,11 @@ static DlStatus write_outputs(const Samples *t, const Samples *v, const ImportOp
 /* The flags shared by folder and csv; *o gets their defaults first. */
 #define IMPORT_FLAGS(o)                                                                                          \
     { "o", F_STR, &(o).out, NULL, "output dataset file (.h5); with a split, the training part" },                \
-    { "size", F_INT, &(o).size, NULL, "presize: every image squashed whole to SIZE x SIZE pixels" },             \
-    { "channels", F_INT, &(o).channels, "3", "3: RGB (grey images repeated); 1: grey (colour as BT.601 luma)" }, \
+    { "size", F_INT, &(o).size, NULL, "presize: every image squashed whole to SIZE x SIZE pixels", FLAG_IN(1, 4096) },             \
+    { "channels", F_INT, &(o).channels, "3", "3: RGB (grey images repeated); 1: grey (colour as BT.601 luma)", FLAG_IN(1, 3) }, \
     { "store", F_STR, &(o).store, "raw", "raw: uint8 pixels (/images); jpeg: re-encoded JPEGs (/jpeg), smaller" }, \
-    { "quality", F_INT, &(o).quality, "95", "JPEG quality 1..100 with --store jpeg" },                           \
-    { "valid-fraction", F_FLOAT, &(o).valid_fraction, "0", "share of images held out for validation" },          \
+    { "quality", F_INT, &(o).quality, "95", "JPEG quality 1..100 with --store jpeg", FLAG_IN(1, 100) },                           \
+    { "valid-fraction", F_FLOAT, &(o).valid_fraction, "0", "share of images held out for validation", FLAG_IN_CO(0, 1) },          \
     { "valid-out", F_STR, &(o).valid_out, "none", "validation output file (.h5)" },                              \
     { "seed", F_U64, &(o).seed, "1", "seed of the validation split" },                                          \
     { "strict", F_BOOL, &(o).strict, NULL, "stop at the first bad file instead of skipping it" }
@@ -760,10 +760,10 @@ static DlStatus prep_export(int argc, char **argv) {
     const char *format = "jpeg";
     int limit = 0, size = 0, channels = 0, quality = 95;
     const Flag flags[] = {
-        { "limit", F_INT, &limit, "0", "export only the first N images (0: all)" },
-        { "size", F_INT, &size, "stored size", "squash each image to S x S (area / bilinear, as the imports)" },
-        { "channels", F_INT, &channels, "stored channels", "1: grey (BT.601 luma); 3: RGB" },
-        { "quality", F_INT, &quality, "95", "JPEG quality 1..100" },
+        { "limit", F_INT, &limit, "0", "export only the first N images (0: all)", FLAG_IN(0, 2147483647) },
+        { "size", F_INT, &size, "stored size", "squash each image to S x S (area / bilinear, as the imports)", FLAG_IN(1, 4096) },
+        { "channels", F_INT, &channels, "stored channels", "1: grey (BT.601 luma); 3: RGB", FLAG_IN(1, 3) },
+        { "quality", F_INT, &quality, "95", "JPEG quality 1..100", FLAG_IN(1, 100) },
         { "format", F_STR, &format, "jpeg", "image format (only jpeg so far)" },
     };
     int nflags = (int)(sizeof flags / sizeof flags[0]);

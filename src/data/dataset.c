@@ -44,8 +44,9 @@ void dataset_close(Dataset *d) {
     *d = (Dataset){ 0 };
 }
 
-/* Refuses an object whose storage the file never (or, chunked, only
- * partly) wrote: HDF5 would read fill values for the rest, and a file of a
+/* Refuses an object that needs an HDF5 filter this process lacks (naming
+ * it and its Debian package), or whose storage the file never (or,
+ * chunked, only partly) wrote: HDF5 would read fill values for the rest, and a file of a
  * few bytes could declare terabytes of images. (H5Dget_space_status says
  * "partly" for any compressed dataset, so chunks are counted instead.) */
 static DlStatus check_written(const char *path, hid_t ds, const char *name) {
@@ -67,6 +68,8 @@ static DlStatus check_written(const char *path, hid_t ds, const char *name) {
     if (part)
         return dl_fail(DL_EFORMAT, "%s: '%s' is declared but %s written (an incomplete or damaged file: re-make it with dlprep)",
                        path, name, part > 0 ? "only partly" : "never");
+    char why[512];
+    if (h5_filters_missing(ds, why, sizeof why)) return dl_fail(DL_EFORMAT, "%s: cannot read '%s': %s", path, name, why);
     return DL_OK;
 }
 
@@ -467,6 +470,7 @@ DlStatus dataset_open(Dataset *d, const char *path) { return dataset_open_budget
 
 static DlStatus open_locked(Dataset *d, const char *path, int64_t budget) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_register_filters();
     struct stat sb;
     if (stat(path, &sb) != 0)
         return dl_fail(DL_EIO, "cannot open dataset '%s': %s (make it with dlprep, e.g. datasets/make_fmnist.sh)",

@@ -4,12 +4,17 @@
  * the --init path (checkpoint_load_matching). */
 #include "fuzz_common.h"
 
+#include <hdf5.h>
+
 #include "checkpoint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_file(data, size, ".h5");
     CheckpointInfo info;
-    if (checkpoint_info(&info, path) != DL_OK) return 0;
+    if (checkpoint_info(&info, path) != DL_OK) {
+        if (H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) != 0) abort();   /* an HDF5 handle left open */
+        return 0;
+    }
     Model m;
     if (model_init(&m, info.model_text, info.model_source, info.input, info.k, 1) == DL_OK) {
         float *state = dl_calloc(m.n_params ? m.n_params : 1, sizeof(float));
@@ -22,5 +27,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         model_free(&m);
     }
     checkpoint_info_free(&info);
+    if (H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) != 0) abort();   /* an HDF5 handle left open */
     return 0;
 }

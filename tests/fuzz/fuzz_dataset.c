@@ -3,6 +3,8 @@
  * as the loader does, then opened whole when that is small. */
 #include "fuzz_common.h"
 
+#include <hdf5.h>
+
 #include "data/dataset.h"
 
 static void read_some(Dataset *d) {
@@ -34,5 +36,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             dataset_close(&d);
         }
     }
+    if (H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) != 0) abort();   /* an HDF5 handle left open */
     return 0;
 }
