@@ -389,7 +389,8 @@ void model_free(Model *m) {
     if (m->cache) for (int i = 0; i < m->n_layers; i++) dl_free(m->cache[i]);
     for (int i = 0; m->grad && i + 1 < m->n_layers; i++) {   /* the last is dlogits */
         int aliased = 0;   /* grad[i] is its in-place relu consumer's buffer */
-        for (int k = i + 1; m->inplace && k < m->n_layers; k++) aliased |= m->inplace[k] && m->spec[k].src == i;
+        /* k + 1 < n: a last-layer relu's gradient is dlogits and never aliased (model_init) */
+        for (int k = i + 1; m->inplace && k + 1 < m->n_layers; k++) aliased |= m->inplace[k] && m->spec[k].src == i;
         if (!aliased) dl_free(m->grad[i]);
     }
     dl_free(m->act); dl_free(m->cache); dl_free(m->grad); dl_free(m->inplace);
