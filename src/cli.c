@@ -49,7 +49,7 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         { "epochs", F_INT, &c.epochs, "10", "passes over the training data", FLAG_IN(1, 1000000) },
         { "batch", F_INT, &c.batch, "64", "global batch size (all ranks together)", FLAG_IN(1, 1 << 20) },
         { "groups", F_INT, &c.groups, "4", "fixed groups per batch (power of two); batch-norm statistics are per group; -np must divide it", FLAG_IN(1, 1 << 20) },
-        { "lr", F_FLOAT, &c.lr, "0.05", "learning rate", FLAG_IN_OC(0, 1000) },
+        { "lr", F_FLOAT, &c.lr, "0.05", "learning rate", FLAG_IN_OC(0, HUGE_VAL) },
         { "optimizer", F_STR, &c.optimizer, "sgd", "sgd, adam or adamw (PyTorch semantics)" },
         { "momentum", F_FLOAT, &c.momentum, "0.9", "SGD momentum", FLAG_IN_CO(0, 1) },
         { "nesterov", F_BOOL, &c.nesterov, NULL, "Nesterov momentum" },
@@ -86,9 +86,9 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         { "profile", F_BOOL, &c.profile, NULL, "after each epoch, print forward/backward time per layer, data, allreduce and optimizer time" },
         { "no-progress", F_BOOL, &no_progress, NULL, "no progress bar or progress lines" },
         /* lr-find only (last, so train's table stops before them) */
-        { "start-lr", F_FLOAT, &c.find_start, "1e-7", "lr-find: first learning rate", FLAG_IN_OC(0, 1000) },
-        { "end-lr", F_FLOAT, &c.find_end, "10", "lr-find: last learning rate", FLAG_IN_OC(0, 1000) },
-        { "iters", F_INT, &c.lr_find, "100", "lr-find: steps, lr growing exponentially (stops early when the loss explodes)", FLAG_IN(2, 1000000) },
+        { "start-lr", F_FLOAT, &c.find_start, "1e-7", "lr-find: first learning rate", FLAG_IN_OC(0, HUGE_VAL) },
+        { "end-lr", F_FLOAT, &c.find_end, "10", "lr-find: last learning rate", FLAG_IN_OC(0, HUGE_VAL) },
+        { "iters", F_INT, &c.lr_find, "100", "lr-find: steps, lr growing exponentially (stops early when the loss explodes)", FLAG_IN(1, 1000000) },
     };
     int nflags = (int)(sizeof flags / sizeof flags[0]) - (lr_find ? 0 : 3);
     if (lr_find) { c.lr_find = 100; c.find_start = 1e-7f; c.find_end = 10.0f; c.valid_path = "none"; }

@@ -63,11 +63,17 @@ DlStatus prep_idx_read(Idx *x, const char *path, int want_dims, const char *what
             st = dl_fail(DL_EFORMAT, "%s: IDX header declares more than 2^36 bytes of data (damaged file?)", path);
     }
     if (st == DL_OK) {
-        x->data = dl_malloc(size);
+        /* Grown as the data arrives, never sized from the header alone: a
+         * 16-byte file may declare 2^36 bytes. */
+        size_t cap = size < ((size_t)1 << 20) ? size : ((size_t)1 << 20), got = 0;
+        x->data = dl_malloc(cap);
         x->size = size;
-        size_t got = 0;
         while (got < size) {
-            unsigned chunk = size - got > (1u << 30) ? (1u << 30) : (unsigned)(size - got);
+            if (got == cap) {
+                cap = size - cap < cap ? size : 2 * cap;
+                x->data = dl_realloc(x->data, cap);
+            }
+            unsigned chunk = cap - got > (1u << 30) ? (1u << 30) : (unsigned)(cap - got);
             int r = gzread(g, x->data + got, chunk);
             if (r <= 0) break;
             got += (size_t)r;
