@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Build tools and libraries (README, "Dependencies", says what each is for).
 PKGS=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
       libhdf5-dev hdf5-tools libturbojpeg0-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist
-      libprotobuf-c-dev protobuf-c-compiler python3-h5py clang)
+      libprotobuf-c-dev protobuf-c-compiler python3-h5py)
 
 missing=()
 for p in "${PKGS[@]}"; do
