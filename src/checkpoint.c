@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dltrain.h"
+#include "data/dataset.h"
 #include "h5util.h"
 
 
@@ -66,41 +67,99 @@ static int put_position(hid_t f, const RunPosition *p) {
     return ok;
 }
 
-/* Missing attributes (older files) read as zero. */
-static void get_position(hid_t f, RunPosition *p) {
-    int64_t v;
+/* Limits on the run position a checkpoint may hold (past them the file is
+ * damaged or not ours: refused before anything indexes with them). */
+#define CKPT_MAX_EPOCHS 1000000
+#define CKPT_MAX_BATCH (1 << 20)
+#define CKPT_MAX_STEPS ((int64_t)1 << 53)   /* exact in a double */
+
+/* The run position, each attribute range-checked; missing ones (older
+ * files, or a checkpoint never meant to be resumed) read as zero. A present
+ * attribute of the wrong type or out of range is DL_EFORMAT naming it. */
+static DlStatus get_position(hid_t f, const char *path, RunPosition *p) {
     *p = (RunPosition){ .best_value = -INFINITY };
-    if (h5_get_attr_i64(f, "epoch", &v, 1)) p->epoch = (int)v;
-    if (h5_get_attr_i64(f, "step", &v, 1)) p->step = v;
-    if (h5_get_attr_i64(f, "epoch_step", &v, 1)) p->epoch_step = v;
-    if (h5_get_attr_i64(f, "seed", &v, 1)) p->seed = (uint64_t)v;
-    if (h5_get_attr_i64(f, "batch", &v, 1)) p->batch = (int)v;
-    if (h5_get_attr_i64(f, "groups", &v, 1)) p->groups = (int)v;
-    if (h5_get_attr_i64(f, "train_samples", &v, 1)) p->train_samples = v;
-    if (h5_get_attr_i64(f, "epoch_skipped", &v, 1)) p->epoch_skipped = v;
-    h5_get_attr_f64(f, "epoch_loss_sum", &p->epoch_loss_sum);
-    h5_get_attr_f64(f, "best_value", &p->best_value);
-    p->metrics_csv = h5_get_attr_str(f, "metrics_csv");
+    int64_t v[8] = { 0 };
+    static const struct { const char *name; int64_t lo, hi; } ints[8] = {
+        { "epoch", 0, CKPT_MAX_EPOCHS }, { "step", 0, CKPT_MAX_STEPS }, { "epoch_step", 0, CKPT_MAX_STEPS },
+        { "seed", INT64_MIN, INT64_MAX }, { "batch", 1, CKPT_MAX_BATCH }, { "groups", 1, CKPT_MAX_BATCH },
+        { "train_samples", 1, DATASET_MAX_SAMPLES }, { "epoch_skipped", 0, CKPT_MAX_STEPS },
+    };
+    for (int i = 0; i < 8; i++) {
+        if (H5Aexists(f, ints[i].name) <= 0) continue;
+        if (!h5_get_attr_i64(f, ints[i].name, &v[i], 1) || v[i] < ints[i].lo || v[i] > ints[i].hi)
+            return dl_fail(DL_EFORMAT, "checkpoint '%s': attribute '%s' must be one integer in %lld..%lld "
+                           "(the file is damaged: resume from another checkpoint)", path, ints[i].name,
+                           (long long)ints[i].lo, (long long)ints[i].hi);
+    }
+    p->epoch = (int)v[0];
+    p->step = v[1];
+    p->epoch_step = v[2];
+    p->seed = (uint64_t)v[3];
+    p->batch = (int)v[4];
+    p->groups = (int)v[5];
+    p->train_samples = v[6];
+    p->epoch_skipped = v[7];
+    const char *bad = NULL;
+    if (p->groups > 0 && (p->batch < 1 || p->groups > p->batch)) bad = "groups must be in 1..batch";
+    else if (p->epoch_step > p->step) bad = "epoch_step must not exceed step";
+    else if (p->epoch_skipped > p->epoch_step) bad = "epoch_skipped must not exceed epoch_step";
+    else if (p->epoch_step > 0 && (p->batch < 1 || p->epoch_step > p->train_samples / p->batch))
+        bad = "epoch_step must be within an epoch (train_samples / batch steps)";
+    if (bad) return dl_fail(DL_EFORMAT, "checkpoint '%s': inconsistent run position: %s (the file is damaged)", path, bad);
+    const char *fnames[2] = { "epoch_loss_sum", "best_value" };
+    double *fv[2] = { &p->epoch_loss_sum, &p->best_value };
+    for (int i = 0; i < 2; i++) {
+        if (H5Aexists(f, fnames[i]) <= 0) continue;
+        if (!h5_get_attr_f64(f, fnames[i], fv[i]) || isnan(*fv[i]) || *fv[i] == INFINITY ||
+            (i == 0 && !isfinite(*fv[i])))
+            return dl_fail(DL_EFORMAT, "checkpoint '%s': attribute '%s' must be one %s number (the file is damaged)", path,
+                           fnames[i], i == 0 ? "finite" : "finite (or -inf)");
+    }
+    if (H5Aexists(f, "metrics_csv") > 0 && !(p->metrics_csv = h5_get_attr_str(f, "metrics_csv")))
+        return dl_fail(DL_EFORMAT, "checkpoint '%s': attribute 'metrics_csv' must be a string (at most 64 MiB)", path);
+    return DL_OK;
 }
 
-static void get_normalization(hid_t f, Normalization *n) {
+/* normalize_mean and normalize_std: both or neither, `channels` finite
+ * floats each (the input's channel count), every std > 0. */
+static DlStatus get_normalization(hid_t f, const char *path, int channels, Normalization *n) {
     *n = (Normalization){ 0 };
     const char *names[2] = { "normalize_mean", "normalize_std" };
     float *vals[2] = { n->mean, n->std };
+    int have = (H5Aexists(f, names[0]) > 0) + (H5Aexists(f, names[1]) > 0);
+    if (have == 0) return DL_OK;
     for (int i = 0; i < 2; i++) {
-        if (H5Aexists(f, names[i]) <= 0) return;
-        hid_t a = H5Aopen(f, names[i], H5P_DEFAULT), sp = H5Aget_space(a);
-        hssize_t c = H5Sget_simple_extent_npoints(sp);
-        int ok = c >= 1 && c <= 3 && H5Aread(a, H5T_NATIVE_FLOAT, vals[i]) >= 0;
-        H5Sclose(sp); H5Aclose(a);
-        if (!ok) return;
-        n->channels = (int)c;
+        int ok = have == 2;
+        hid_t a = ok ? H5Aopen(f, names[i], H5P_DEFAULT) : H5I_INVALID_HID;
+        if (a >= 0) {
+            hid_t sp = H5Aget_space(a), t = H5Aget_type(a);
+            ok = H5Tget_class(t) == H5T_FLOAT && H5Sget_simple_extent_npoints(sp) == channels && channels >= 1 &&
+                 channels <= 3 && H5Aread(a, H5T_NATIVE_FLOAT, vals[i]) >= 0;
+            H5Tclose(t); H5Sclose(sp); H5Aclose(a);
+        } else ok = 0;
+        for (int c = 0; ok && c < channels; c++) ok = isfinite(vals[i][c]) && (i == 0 || vals[i][c] > 0.0f);
+        if (!ok)
+            return dl_fail(DL_EFORMAT, "checkpoint '%s': normalisation statistics must be 'normalize_mean' and 'normalize_std', "
+                           "%d finite floats each (one per input channel), every std > 0 (the file is damaged)", path, channels);
     }
+    n->channels = channels;
     n->on = 1;
+    return DL_OK;
 }
 
-static int write_file(const char *tmp, const Model *m, const CheckpointMeta *meta) {
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+/* Builds the whole checkpoint in memory (HDF5's core driver, no backing
+ * file) and returns its bytes in *image (new) and *size, or 0. HDF5 never
+ * touches the disk: a full disk meets our own write() (dl_write_durable),
+ * never HDF5's close, which on a failed flush leaves a half-closed file
+ * that crashes the library's shutdown at exit. The cost: the file's size in
+ * memory while it is written. */
+static int write_image(const Model *m, const CheckpointMeta *meta, void **image, size_t *size) {
+    *image = NULL;
+    *size = 0;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0) { if (fapl >= 0) H5Pclose(fapl); return 0; }
+    hid_t f = H5Fcreate("checkpoint-in-memory.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
     if (f < 0) return 0;
     int64_t input[3] = { m->input.c, m->input.h, m->input.w };
     int ok = 1;
@@ -139,26 +198,33 @@ static int write_file(const char *tmp, const Model *m, const CheckpointMeta *met
         }
     }
     ok = H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 && ok;
+    ssize_t n = ok ? H5Fget_file_image(f, NULL, 0) : -1;
+    if (n > 0) {
+        *image = dl_malloc((size_t)n);
+        ok = H5Fget_file_image(f, *image, (size_t)n) == n;
+        *size = (size_t)n;
+    } else ok = 0;
     ok = H5Fclose(f) >= 0 && ok;
+    if (!ok) { dl_free(*image); *image = NULL; *size = 0; }
     return ok;
 }
 
 DlStatus checkpoint_save(const char *path, const Model *m, const CheckpointMeta *meta) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp)
-        return dl_fail(DL_EIO, "checkpoint path too long: %s", path);
-    if (!write_file(tmp, m, meta)) {
-        remove(tmp);
-        return dl_fail(DL_EIO, "cannot write checkpoint '%s' (disk full or no permission?)", tmp);
+    void *image;
+    size_t size;
+    if (!write_image(m, meta, &image, &size))
+        return dl_fail(DL_EIO, "cannot build checkpoint '%s' in memory (HDF5 error)", path);
+    /* "<path>.partial", fsync, rename, fsync of the folder: a crash, a full
+     * disk or a kill never leaves a torn or empty file at `path`. */
+    DlStatus st = dl_write_durable(path, image, size);
+    dl_free(image);
+    if (st != DL_OK) {
+        char why[2048];
+        snprintf(why, sizeof why, "%s", dl_errmsg());
+        st = dl_fail(DL_EIO, "cannot write checkpoint: %s", why);
     }
-    /* rename() is atomic on POSIX: readers see the old file or the new one. */
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return dl_fail(DL_EIO, "cannot rename %s -> %s: %s", tmp, path, strerror(e));
-    }
-    return DL_OK;
+    return st;
 }
 
 DlStatus model_text_any(char **text, const char *name_or_file, int *from_checkpoint) {
@@ -202,14 +268,18 @@ DlStatus checkpoint_info(CheckpointInfo *info, const char *path) {
     else if (ver > CHECKPOINT_FORMAT_VERSION)
         st = dl_fail(DL_EFORMAT, "'%s' has checkpoint format %lld; this dltrain %s reads up to %d: upgrade dltrain",
                      path, (long long)ver, DLTRAIN_VERSION, CHECKPOINT_FORMAT_VERSION);
-    else if (!h5_get_attr_i64(f, "input", input, 3))
-        st = dl_fail(DL_EFORMAT, "checkpoint '%s' has no valid 'input' attribute (3 integers)", path);
+    else if (!h5_get_attr_i64(f, "input", input, 3) || (input[0] != 1 && input[0] != 3) || input[1] < 1 || input[2] < 1 ||
+             input[1] > DATASET_MAX_SIDE || input[2] > DATASET_MAX_SIDE || input[1] * input[2] > DATASET_MAX_PIXELS)
+        st = dl_fail(DL_EFORMAT, "checkpoint '%s' has no valid 'input' attribute (3 integers C,H,W: C 1 or 3, H and W 1..%d, "
+                     "H*W at most %lld)", path, DATASET_MAX_SIDE, (long long)DATASET_MAX_PIXELS);
     if (st == DL_OK) {
         info->model_source = h5_get_attr_str(f, "model_source");
         if (!info->model_source) info->model_source = dl_strdup(path);
         info->input = (Shape){ (int)input[0], (int)input[1], (int)input[2] };
-        get_position(f, &info->pos);
-        get_normalization(f, &info->norm);
+        st = get_position(f, path, &info->pos);
+    }
+    if (st == DL_OK) st = get_normalization(f, path, info->input.c, &info->norm);
+    if (st == DL_OK) {
         char *task = H5Aexists(f, "task") > 0 ? h5_get_attr_str(f, "task") : NULL;
         info->multi = task && !strcmp(task, "multi");
         dl_free(task);
@@ -217,7 +287,12 @@ DlStatus checkpoint_info(CheckpointInfo *info, const char *path) {
         if (pre && strlen(pre) < sizeof info->presize) strcpy(info->presize, pre);
         else if (pre) snprintf(info->presize, sizeof info->presize, "?");   /* unknown: predict refuses it */
         dl_free(pre);
+    }
+    if (st == DL_OK && H5Aexists(f, "class_names") > 0) {
         info->class_names = h5_get_attr_strs(f, "class_names", &info->k);
+        if (!info->class_names || info->k > DATASET_MAX_CLASSES)
+            st = dl_fail(DL_EFORMAT, "checkpoint '%s': attribute 'class_names' must be 1..%d strings (the file is damaged)",
+                         path, DATASET_MAX_CLASSES);
     }
     H5Fclose(f);
     if (st != DL_OK) checkpoint_info_free(info);

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,31 +51,31 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         { "model", F_STR, &c.model, "from --resume", "zoo model name or model file (see `dltrain summary`); required unless --resume" },
         { "out", F_STR, &c.out_dir, NULL, lr_find ? "output directory: lr_find.csv (and report.html)" : "run directory: last.h5, best.h5, metrics.csv, log.txt, events.jsonl, report.html" },
         { "overwrite", F_BOOL, &c.overwrite, NULL, "start a new run in an --out that already holds one (its checkpoints, log and metrics are replaced)" },
-        { "cam", F_INT, &c.cam, "8", "report.html: Grad-CAM heat maps of this many validation images (half top losses, half right answers; 0: none)" },
-        { "epochs", F_INT, &c.epochs, "10", "passes over the training data" },
-        { "batch", F_INT, &c.batch, "64", "global batch size (all ranks together)" },
-        { "groups", F_INT, &c.groups, "4", "fixed groups per batch (1 ... 1024); batch-norm statistics are per group; -np must divide it" },
-        { "lr", F_FLOAT, &c.lr, "0.05 (sgd), 1e-3 (adam, adamw)", "learning rate" },
+        { "cam", F_INT, &c.cam, "8", "report.html: Grad-CAM heat maps of this many validation images (half top losses, half right answers; 0: none)", FLAG_IN(0, 1000) },
+        { "epochs", F_INT, &c.epochs, "10", "passes over the training data", FLAG_IN(1, 1000000) },
+        { "batch", F_INT, &c.batch, "64", "global batch size (all ranks together)", FLAG_IN(1, 1 << 20) },
+        { "groups", F_INT, &c.groups, "4", "fixed groups per batch (1 ... 1024); batch-norm statistics are per group; -np must divide it", FLAG_IN(1, 1 << 20) },
+        { "lr", F_FLOAT, &c.lr, "0.05 (sgd), 1e-3 (adam, adamw)", "learning rate", FLAG_IN_OC(0, HUGE_VAL) },
         { "optimizer", F_STR, &c.optimizer, "sgd", "sgd, adam or adamw (PyTorch semantics)" },
-        { "momentum", F_FLOAT, &c.momentum, "0.9", "SGD momentum" },
+        { "momentum", F_FLOAT, &c.momentum, "0.9", "SGD momentum", FLAG_IN_CO(0, 1) },
         { "nesterov", F_BOOL, &c.nesterov, NULL, "Nesterov momentum" },
-        { "beta1", F_FLOAT, &c.beta1, "0.9", "Adam/AdamW beta1" },
-        { "beta2", F_FLOAT, &c.beta2, "0.999", "Adam/AdamW beta2" },
-        { "eps", F_FLOAT, &c.eps, "1e-8", "Adam/AdamW epsilon" },
-        { "weight-decay", F_FLOAT, &c.weight_decay, "0", "weight decay on conv/dense weights (never biases or batch norm); L2 for sgd/adam, decoupled for adamw" },
+        { "beta1", F_FLOAT, &c.beta1, "0.9", "Adam/AdamW beta1", FLAG_IN_CO(0, 1) },
+        { "beta2", F_FLOAT, &c.beta2, "0.999", "Adam/AdamW beta2", FLAG_IN_CO(0, 1) },
+        { "eps", F_FLOAT, &c.eps, "1e-8", "Adam/AdamW epsilon", FLAG_IN_OC(0, 1) },
+        { "weight-decay", F_FLOAT, &c.weight_decay, "0", "weight decay on conv/dense weights (never biases or batch norm); L2 for sgd/adam, decoupled for adamw", FLAG_IN(0, 10) },
         { "schedule", F_STR, &c.schedule, "constant", "learning-rate schedule per step: constant, step, cosine, onecycle (lr is the peak)" },
-        { "warmup", F_INT, &c.warmup, "0", "linear warmup over the first N steps (constant, step, cosine)" },
-        { "step-epochs", F_INT, &c.step_epochs, "1", "step schedule: epochs between lr drops" },
-        { "gamma", F_FLOAT, &c.gamma, "0.1", "step schedule: lr factor per drop" },
+        { "warmup", F_INT, &c.warmup, "0", "linear warmup over the first N steps (constant, step, cosine)", FLAG_IN(0, 2147483647) },
+        { "step-epochs", F_INT, &c.step_epochs, "1", "step schedule: epochs between lr drops", FLAG_IN(1, 1000000) },
+        { "gamma", F_FLOAT, &c.gamma, "0.1", "step schedule: lr factor per drop", FLAG_IN_OC(0, 1) },
         { "skip-nonfinite", F_BOOL, &c.skip_nonfinite, NULL, "skip a step whose loss or gradient is NaN/Inf (no update) instead of stopping" },
-        { "clip", F_FLOAT, &c.clip, "0", "clip the gradient's global L2 norm to this (0: off)" },
+        { "clip", F_FLOAT, &c.clip, "0", "clip the gradient's global L2 norm to this (0: off)", FLAG_IN(0, HUGE_VAL) },
         { "seed", F_U64, &c.seed, "1", "seed of every random choice (init, shuffling, dropout, augmentation)" },
-        { "topk", F_INT, &c.topk, "0", "also report top-k accuracy (single-label) / exact-match ratio (multi-label)" },
-        { "fbeta", F_FLOAT, &c.fbeta, "0", "also report F-beta: macro over classes (single-label); per-sample mean, 2 by default (multi-label)" },
+        { "topk", F_INT, &c.topk, "0", "also report top-k accuracy (single-label) / exact-match ratio (multi-label)", FLAG_IN(0, 100000) },
+        { "fbeta", F_FLOAT, &c.fbeta, "0", "also report F-beta: macro over classes (single-label); per-sample mean, 2 by default (multi-label)", FLAG_IN(0, 1000) },
         { "best-metric", F_STR, &c.best_metric, "accuracy", "best.h5 keeps the epoch best by accuracy, valid_loss, fbeta or topk" },
-        { "threshold", F_FLOAT, &c.threshold, "0.5", "multi-label: a tag is predicted when its probability exceeds this" },
+        { "threshold", F_FLOAT, &c.threshold, "0.5", "multi-label: a tag is predicted when its probability exceeds this", FLAG_IN(0, 1) },
         { "augment", F_STR, &c.augment, "none", "training augmentation, comma-separated: crop=S, hflip, vflip, dihedral, translate=P, brightness=B, contrast=C, rotate=D, zoom=A:B, shear=S, warp=M" },
-        { "limit", F_INT, &c.limit, "0", "train on the first N images only (0: all); for quick checks" },
+        { "limit", F_INT, &c.limit, "0", "train on the first N images only (0: all); for quick checks", FLAG_IN(0, 2147483647) },
         { "fast-allreduce", F_BOOL, &c.fast_allreduce, NULL, "use MPI_Allreduce: may be faster on a cluster, but weights are no longer bit-identical across -np" },
         { "resume", F_STR, &c.resume, "none", "continue a run exactly from its checkpoint (RUNDIR/last.h5); seed, batch, groups and model come from it" },
         { "init", F_STR, &c.init, "none", "transfer learning: start from this checkpoint's layers of the same name and shape (new head when the classes differ)" },
@@ -82,20 +83,20 @@ static int cmd_train(int argc, char **argv, const Dist *d, int lr_find) {
         { "freeze", F_STR, &c.freeze, "none", "layers up to and including this one do not train (no backward; batch norm keeps its running statistics)" },
         { "unfreeze", F_BOOL, &c.unfreeze, NULL, "train every layer (the default; overrides --freeze)" },
         { "fine-tune", F_STR, &fine_tune, "none", "E1,E2: E1 epochs with all but the head frozen (or up to --freeze), then E2 epochs unfrozen at lr/2 with discriminative lrs; sets --epochs to E1+E2" },
-        { "lr-mult", F_FLOAT, &c.lr_mult, "100", "--fine-tune phase 2: the first layer's lr is the head's / this (geometric in between)" },
-        { "stop-after", F_INT, &c.stop_after, "0", "stop after this many epochs, resumably (the schedule still spans --epochs)" },
-        { "checkpoint-every", F_INT, &c.checkpoint_every, "0", "also write last.h5 every N steps (0: at epoch ends only)" },
-        { "check-every", F_INT, &c.check_every, "100", "compare a digest of every rank's weights every N steps; abort if they differ (0: never)" },
-        { "memory-budget", F_INT, &c.memory_budget, "4096", "MiB of decoded training (and validation) images to hold in memory; a larger file is read from disk as it trains (0: no limit)" },
+        { "lr-mult", F_FLOAT, &c.lr_mult, "100", "--fine-tune phase 2: the first layer's lr is the head's / this (geometric in between)", FLAG_IN(1, 1e6) },
+        { "stop-after", F_INT, &c.stop_after, "0", "stop after this many epochs, resumably (the schedule still spans --epochs)", FLAG_IN(0, 1000000) },
+        { "checkpoint-every", F_INT, &c.checkpoint_every, "0", "also write last.h5 every N steps (0: at epoch ends only)", FLAG_IN(0, 2147483647) },
+        { "check-every", F_INT, &c.check_every, "100", "compare a digest of every rank's weights every N steps; abort if they differ (0: never)", FLAG_IN(0, 2147483647) },
+        { "memory-budget", F_INT, &c.memory_budget, "4096", "MiB of decoded training (and validation) images to hold in memory; a larger file is read from disk as it trains (0: no limit)", FLAG_IN(0, 2147483647) },
         { "normalize", F_BOOL, &c.normalize, NULL, "subtract the training file's per-channel mean and divide by its std (dlprep stores them), for training and validation" },
         { "profile", F_BOOL, &c.profile, NULL, "after each epoch, print forward/backward time per layer, data, allreduce and optimizer time" },
         { "no-progress", F_BOOL, &no_progress, NULL, "no progress bar or progress lines" },
         { "comm-timeout", F_INT, &comm_timeout, "300", "seconds a rank waits for a silent peer (a dead rank or link) before it ends the job, "
           "naming the peer and the checkpoint to resume from; above the slowest step and rank 0's validation + save (0: forever)" },
         /* lr-find only (last, so train's table stops before them) */
-        { "start-lr", F_FLOAT, &c.find_start, "1e-7", "lr-find: first learning rate" },
-        { "end-lr", F_FLOAT, &c.find_end, "10", "lr-find: last learning rate" },
-        { "iters", F_INT, &c.lr_find, "100", "lr-find: steps, lr growing exponentially (stops early when the loss explodes)" },
+        { "start-lr", F_FLOAT, &c.find_start, "1e-7", "lr-find: first learning rate", FLAG_IN_OC(0, HUGE_VAL) },
+        { "end-lr", F_FLOAT, &c.find_end, "10", "lr-find: last learning rate", FLAG_IN_OC(0, HUGE_VAL) },
+        { "iters", F_INT, &c.lr_find, "100", "lr-find: steps, lr growing exponentially (stops early when the loss explodes)", FLAG_IN(1, 1000000) },
     };
     int nflags = (int)(sizeof flags / sizeof flags[0]) - (lr_find ? 0 : 3);
     if (lr_find) { c.lr_find = 100; c.find_start = 1e-7f; c.find_end = 10.0f; c.valid_path = "none"; }
@@ -152,7 +153,7 @@ static int cmd_summary(int argc, char **argv, const Dist *d) {
         { "model", F_STR, &model, NULL, "zoo model name, model file or checkpoint (e.g. from dltrain import)" },
         { "data", F_STR, &data, "none", "take input shape and classes from this dataset" },
         { "input", F_STR, &input, "1,28,28", "input channels,height,width (without --data)" },
-        { "classes", F_INT, &classes, "10", "class count (without --data)" },
+        { "classes", F_INT, &classes, "10", "class count (without --data)", FLAG_IN(1, 100000) },
     };
     int nflags = (int)(sizeof flags / sizeof flags[0]);
     if (flags_want_help(argc, argv)) {
@@ -166,7 +167,7 @@ static int cmd_summary(int argc, char **argv, const Dist *d) {
     Shape in = { 0, 0, 0 };
     if (st == DL_OK && data) {
         Dataset ds;
-        st = dataset_open(&ds, data);
+        st = dataset_open_budget(&ds, data, 1);   /* streaming: the shape, no images read */
         if (st == DL_OK) { in = (Shape){ ds.c, ds.h, ds.w }; classes = ds.k; dataset_close(&ds); }
     } else if (st == DL_OK && input && !parse_shape(input, &in)) {
         st = dl_fail(DL_EARG, "summary: --input wants C,H,W like 3,64,64 (got '%s')", input);
@@ -262,10 +263,10 @@ static int cmd_eval(int argc, char **argv, const Dist *d) {
         { "data", F_STR, &data, NULL, "dataset to evaluate on (HDF5, same classes)" },
         { "csv", F_STR, &csv, "none", "also write per-class metrics (and the confusion matrix) as CSV" },
         { "predictions", F_STR, &pred_csv, "none", "also write each image's prediction as CSV, in `dltrain predict`'s columns (index and true class first)" },
-        { "topk", F_INT, &topk, "5", "k of top-k accuracy (single-label); also the class,probability pairs per row of --predictions" },
-        { "fbeta", F_FLOAT, &beta, "1 (2 multi-label)", "beta of F-beta" },
-        { "threshold", F_FLOAT, &threshold, "0.5", "multi-label: predict a tag when its probability exceeds this" },
-        { "batch", F_INT, &batch, "64", "images per forward pass" },
+        { "topk", F_INT, &topk, "5", "k of top-k accuracy (single-label); also the class,probability pairs per row of --predictions", FLAG_IN(1, 100000) },
+        { "fbeta", F_FLOAT, &beta, "1 (2 multi-label)", "beta of F-beta", FLAG_IN(0, 1000) },
+        { "threshold", F_FLOAT, &threshold, "0.5", "multi-label: predict a tag when its probability exceeds this", FLAG_IN(0, 1) },
+        { "batch", F_INT, &batch, "64", "images per forward pass", FLAG_IN(1, 1 << 20) },
     };
     int nflags = (int)(sizeof flags / sizeof flags[0]);
     if (flags_want_help(argc, argv)) {

@@ -1,10 +1,71 @@
 /* flags.c: the table-driven command-line parser of dltrain and dlprep. */
 #include "flags.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static DlStatus parse_bool(const Flag *f, const char *v, const char *cmd) {
+    static const char *const yes[] = { "1", "true", "yes", "on" }, *const no[] = { "0", "false", "no", "off" };
+    if (!v) { *(int *)f->dst = 1; return DL_OK; }
+    for (int i = 0; i < 4; i++) {
+        if (!strcmp(v, yes[i])) { *(int *)f->dst = 1; return DL_OK; }
+        if (!strcmp(v, no[i])) { *(int *)f->dst = 0; return DL_OK; }
+    }
+    return dl_fail(DL_EARG, "%s: bad value '%s' for --%s (a switch: give --%s alone, or =1/true/yes/on or =0/false/no/off)",
+                   cmd, v, f->name, f->name);
+}
+
+/* "[0, 1)", ">= 0", "> 0" for the messages. */
+static void range_text(char *buf, size_t cap, const Flag *f) {
+    if (f->hi == HUGE_VAL) snprintf(buf, cap, "%s %.15g", f->range & FLAG_LO_OPEN ? ">" : ">=", f->lo);
+    else snprintf(buf, cap, "in %c%.15g, %.15g%c", f->range & FLAG_LO_OPEN ? '(' : '[', f->lo, f->hi, f->range & FLAG_HI_OPEN ? ')' : ']');
+}
+
+/* One value for a number or string flag, checked whole and against the range. */
+static DlStatus parse_value(const Flag *f, const char *v, const char *cmd) {
+    char *end = NULL;
+    double x = 0;
+    errno = 0;
+    /* strto* skip spaces and take signs and "nan"/"inf": numbers here start with a digit, '-', '+' or '.' */
+    int numeric = isdigit((unsigned char)v[0]) || ((v[0] == '-' || v[0] == '+' || v[0] == '.') && v[1]);
+    switch (f->type) {
+    case F_STR: *(const char **)f->dst = v; return DL_OK;
+    case F_BOOL: return DL_OK;
+    case F_INT: {
+        long n = strtol(v, &end, 10);
+        if (n < -2147483647L || n > 2147483647L) errno = ERANGE;
+        *(int *)f->dst = (int)n;
+        x = (double)n;
+        break;
+    }
+    case F_U64:
+        numeric = isdigit((unsigned char)v[0]);   /* strtoull would wrap "-1" to 2^64-1 */
+        *(uint64_t *)f->dst = strtoull(v, &end, 10);
+        x = (double)*(uint64_t *)f->dst;
+        break;
+    case F_FLOAT: {
+        float y = strtof(v, &end);
+        if (!isfinite(y)) errno = ERANGE;
+        *(float *)f->dst = y;
+        x = (double)y;
+        break;
+    }
+    }
+    char want[96];
+    if (f->range) range_text(want, sizeof want, f);
+    if (!numeric || errno || !end || *end || end == v) {
+        const char *kind = f->type == F_FLOAT ? "a finite number" : f->type == F_U64 ? "a whole number from 0 to 18446744073709551615" : "a whole number";
+        if (f->range) return dl_fail(DL_EARG, "%s: bad value '%s' for --%s (expected %s %s)", cmd, v, f->name, kind, want);
+        return dl_fail(DL_EARG, "%s: bad value '%s' for --%s (expected %s)", cmd, v, f->name, kind);
+    }
+    if (f->range && (x < f->lo || x > f->hi || (f->range & FLAG_LO_OPEN && x == f->lo) || (f->range & FLAG_HI_OPEN && x == f->hi)))
+        return dl_fail(DL_EARG, "%s: --%s %s is out of range: it must be %s", cmd, f->name, v, want);
+    return DL_OK;
+}
 
 DlStatus flags_parse(const Flag *flags, int nflags, int argc, char **argv, const char *cmd) {
     for (int i = 0; i < argc; i++) {
@@ -24,20 +85,15 @@ DlStatus flags_parse(const Flag *flags, int nflags, int argc, char **argv, const
             if (f) return dl_fail(DL_EARG, "%s: unknown flag '%s': did you mean --%s? (see %s --help)", cmd, a, f->name, cmd);
             return dl_fail(DL_EARG, "%s: unknown flag '%s' (see %s --help)", cmd, a, cmd);
         }
-        if (f->type == F_BOOL) { *(int *)f->dst = 1; continue; }
+        if (f->type == F_BOOL) {
+            DlStatus st = parse_bool(f, eq ? eq + 1 : NULL, cmd);
+            if (st != DL_OK) return st;
+            continue;
+        }
         const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!v) return dl_fail(DL_EARG, "%s: --%s needs a value", cmd, f->name);
-        char *end = NULL;
-        errno = 0;
-        switch (f->type) {
-        case F_STR: *(const char **)f->dst = v; end = (char *)v + strlen(v); break;
-        case F_INT: { long x = strtol(v, &end, 10); *(int *)f->dst = (int)x; if (x < -2147483647L || x > 2147483647L) errno = ERANGE; break; }
-        case F_U64: *(uint64_t *)f->dst = strtoull(v, &end, 10); break;
-        case F_FLOAT: *(float *)f->dst = strtof(v, &end); break;
-        case F_BOOL: break;
-        }
-        if (errno || !end || *end || end == v)
-            return dl_fail(DL_EARG, "%s: bad value '%s' for --%s", cmd, v, f->name);
+        DlStatus st = parse_value(f, v, cmd);
+        if (st != DL_OK) return st;
     }
     for (int j = 0; j < nflags; j++)
         if (!flags[j].def && flags[j].type == F_STR && !*(const char **)flags[j].dst)

@@ -15,10 +15,24 @@ typedef struct {
     void *dst;
     const char *def;          /* shown in --help; NULL: required */
     const char *help;
+    /* Numbers: the valid range when `range` is set (FLAG_IN and friends
+     * below). Every number must be finite and written in full ("nan", "inf",
+     * "1e", "-1" for an unsigned flag and out-of-type values are refused);
+     * one outside the range is a DL_EARG naming the flag and the range. */
+    int range;                /* 0: any; else FLAG_LO_OPEN / FLAG_HI_OPEN bits | FLAG_RANGED */
+    double lo, hi;            /* hi = HUGE_VAL: no upper bound */
 } Flag;
 
+enum { FLAG_RANGED = 1, FLAG_LO_OPEN = 2, FLAG_HI_OPEN = 4 };
+/* Trailing initialisers of a Flag: value in [a, b], [a, b), (a, b], (a, b). */
+#define FLAG_IN(a, b) .range = FLAG_RANGED, .lo = (a), .hi = (b)
+#define FLAG_IN_CO(a, b) .range = FLAG_RANGED | FLAG_HI_OPEN, .lo = (a), .hi = (b)
+#define FLAG_IN_OC(a, b) .range = FLAG_RANGED | FLAG_LO_OPEN, .lo = (a), .hi = (b)
+#define FLAG_IN_OO(a, b) .range = FLAG_RANGED | FLAG_LO_OPEN | FLAG_HI_OPEN, .lo = (a), .hi = (b)
+
 /* Parses argv[0..argc) into the flags' destinations; string flags with
- * def == NULL are required. */
+ * def == NULL are required. A boolean flag is --name, --name=1|true|yes|on
+ * or --name=0|false|no|off. */
 DlStatus flags_parse(const Flag *flags, int nflags, int argc, char **argv, const char *cmd);
 void flags_print(const char *usage, const Flag *flags, int nflags);
 int flags_want_help(int argc, char **argv);

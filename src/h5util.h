@@ -17,4 +17,13 @@ int h5_get_attr_f64(hid_t obj, const char *name, double *v);
 char *h5_get_attr_str(hid_t obj, const char *name);                          /* new string or NULL */
 char **h5_get_attr_strs(hid_t obj, const char *name, int *n);                /* n new strings or NULL */
 
+/* Registers the filters dltrain decodes itself (LZF, h5py's filter 32000,
+ * whose Debian plugin does not load); once per process, thread-safe. */
+void h5_register_filters(void);
+#define H5_FILTER_LZF 32000
+
+/* 1 when dataset dset needs a filter this HDF5 cannot decode, with msg
+ * saying which and the Debian package that provides it; else 0. */
+int h5_filters_missing(hid_t dset, char *msg, size_t cap);
+
 #endif

@@ -19,7 +19,8 @@ void model_free(Model *m) {
     if (m->cache) for (int i = 0; i < m->n_layers; i++) dl_free(m->cache[i]);
     for (int i = 0; m->grad && i + 1 < m->n_layers; i++) {   /* the last is dlogits */
         int aliased = 0;   /* grad[i] is its in-place relu consumer's buffer */
-        for (int k = i + 1; m->inplace && k < m->n_layers; k++) aliased |= m->inplace[k] && m->spec[k].src == i;
+        /* k + 1 < n: a last-layer relu's gradient is dlogits and never aliased (model_init) */
+        for (int k = i + 1; m->inplace && k + 1 < m->n_layers; k++) aliased |= m->inplace[k] && m->spec[k].src == i;
         if (!aliased) dl_free(m->grad[i]);
     }
     dl_free(m->act); dl_free(m->cache); dl_free(m->grad); dl_free(m->inplace);
@@ -46,7 +47,18 @@ DlStatus model_init(Model *m, const char *text, const char *source, Shape input,
         input = declared;
     }
     if (!input.c) { dl_free(spec); return dl_fail(DL_EFORMAT, "%s: no input shape (add an 'input channels=C height=H width=W' line)", source); }
+    if (input.c < 1 || input.h < 1 || input.w < 1 || shape_size(input) > MODEL_MAX_ACTIVATION) {
+        dl_free(spec);
+        return dl_fail(DL_EFORMAT, "%s: input %dx%dx%d (channels x height x width) is past the %zu values a sample may have",
+                       source, input.c, input.h, input.w, (size_t)MODEL_MAX_ACTIVATION);
+    }
+    if (max_n < 1 || (size_t)max_n > MODEL_MAX_GROUP_ACTIVATION / shape_size(input)) {
+        dl_free(spec);
+        return dl_fail(DL_EFORMAT, "%s: %d samples of %zu values each are more than a group may hold (%zu): lower --batch",
+                       source, max_n, shape_size(input), (size_t)MODEL_MAX_GROUP_ACTIVATION);
+    }
     Shape cur = input;
+    size_t total = 0;
     for (int i = 0; i < n && st == DL_OK; i++) {
         LayerSpec *s = &spec[i];
         s->in = s->src < 0 ? input : spec[s->src].out;
@@ -64,6 +76,22 @@ DlStatus model_init(Model *m, const char *text, const char *source, Shape input,
             snprintf(msg, sizeof msg, "%s", dl_errmsg());
             st = dl_fail(DL_EFORMAT, "%s:%d: layer '%s': %s", source, s->line, s->name, msg);
         }
+        /* Limits in 64 bits, before anything is sized from them: a typo like
+         * units=100000000 is a message naming the line, not an abort. */
+        size_t out = st == DL_OK ? shape_size(s->out) : 0, np = st == DL_OK ? layer_param_count(s) : 0;
+        if (st == DL_OK && (s->out.c < 1 || s->out.h < 1 || s->out.w < 1 || out > MODEL_MAX_ACTIVATION ||
+                            out > MODEL_MAX_GROUP_ACTIVATION / (size_t)max_n))
+            st = dl_fail(DL_EFORMAT, "%s:%d: layer '%s': output %dx%dx%d is past the limits (1 to %zu values a sample, "
+                         "%zu for a group of %d): make the layer smaller", source, s->line, s->name, s->out.c, s->out.h,
+                         s->out.w, (size_t)MODEL_MAX_ACTIVATION, (size_t)MODEL_MAX_GROUP_ACTIVATION, max_n);
+        else if (st == DL_OK && (layer_ops(s->kind)->scratch_count(s, max_n) > MODEL_MAX_GROUP_ACTIVATION ||
+                                 layer_ops(s->kind)->cache_count(s, max_n) > MODEL_MAX_GROUP_ACTIVATION))
+            st = dl_fail(DL_EFORMAT, "%s:%d: layer '%s': its working memory for a group of %d is past the %zu values "
+                         "allowed: make the layer (or its kernel) smaller", source, s->line, s->name, max_n,
+                         (size_t)MODEL_MAX_GROUP_ACTIVATION);
+        else if (st == DL_OK && (np > MODEL_MAX_PARAMS || (total += np) > MODEL_MAX_PARAMS))
+            st = dl_fail(DL_EFORMAT, "%s:%d: layer '%s': %zu parameters take the model past the %zu it may have: "
+                         "make the layer smaller", source, s->line, s->name, np, (size_t)MODEL_MAX_PARAMS);
         cur = s->out;
     }
     if (st == DL_OK && classes > 0 && shape_size(cur) != (size_t)classes)

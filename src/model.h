@@ -14,6 +14,20 @@
 
 #include "layers/layer.h"
 
+/* What a model text may ask for (model_init refuses more, naming file:line):
+ * floats of one layer's output per sample, floats of one layer's output for
+ * a whole group (max_n samples), and parameters of one layer and of the
+ * model (each fits the int sizes of the kernels). Lowered by fuzz builds. */
+#ifndef MODEL_MAX_ACTIVATION
+#define MODEL_MAX_ACTIVATION ((size_t)1 << 28)
+#endif
+#ifndef MODEL_MAX_GROUP_ACTIVATION
+#define MODEL_MAX_GROUP_ACTIVATION (((size_t)1 << 31) - 1)
+#endif
+#ifndef MODEL_MAX_PARAMS
+#define MODEL_MAX_PARAMS (((size_t)1 << 31) - 1)
+#endif
+
 typedef struct {
     char *text;              /* the model text as given (kept in checkpoints) */
     char *source;            /* zoo name or file path, for messages */

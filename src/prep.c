@@ -31,56 +31,8 @@
 #include "data/resize.h"
 #include "dltrain.h"
 #include "flags.h"
+#include "prep_read.h"
 #include "prep_subset.h"
-
-/* An IDX file: big-endian magic (0, 0, type 0x08 = ubyte, ndims), ndims
- * big-endian uint32 sizes, then the bytes. */
-typedef struct {
-    int ndims;
-    uint32_t dims[4];
-    uint8_t *data;            /* owned */
-    size_t size;
-} Idx;
-
-static DlStatus idx_read(Idx *x, const char *path, int want_dims, const char *what) {
-    *x = (Idx){ 0 };
-    gzFile g = gzopen(path, "rb");
-    if (!g) return dl_fail(DL_EIO, "cannot open %s file '%s': %s", what, path, strerror(errno));
-    uint8_t head[4];
-    DlStatus st = DL_OK;
-    if (gzread(g, head, 4) != 4 || head[0] || head[1] || head[2] != 0x08 || head[3] != want_dims)
-        st = dl_fail(DL_EFORMAT, "%s: not an IDX %s file (expected magic 0x0000080%d, as in train-%s-idx%d-ubyte.gz)",
-                     path, what, want_dims, want_dims == 3 ? "images" : "labels", want_dims);
-    x->ndims = want_dims;
-    size_t size = 1;
-    for (int i = 0; st == DL_OK && i < want_dims; i++) {
-        uint8_t b[4];
-        if (gzread(g, b, 4) != 4) { st = dl_fail(DL_EFORMAT, "%s: truncated IDX header", path); break; }
-        x->dims[i] = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-        if (x->dims[i] == 0 || x->dims[i] > (1u << 28))
-            st = dl_fail(DL_EFORMAT, "%s: IDX dimension %d is %u; expected 1..2^28", path, i, x->dims[i]);
-        size *= x->dims[i];
-    }
-    if (st == DL_OK && size > ((size_t)1 << 36))
-        st = dl_fail(DL_EFORMAT, "%s: IDX data of %zu bytes is too large", path, size);
-    if (st == DL_OK) {
-        x->data = dl_malloc(size);
-        x->size = size;
-        size_t got = 0;
-        while (got < size) {
-            unsigned chunk = size - got > (1u << 30) ? (1u << 30) : (unsigned)(size - got);
-            int r = gzread(g, x->data + got, chunk);
-            if (r <= 0) break;
-            got += (size_t)r;
-        }
-        if (got != size)
-            st = dl_fail(DL_EFORMAT, "%s: truncated: the header promises %zu bytes of data, the file holds %zu "
-                         "(re-download or re-install it)", path, size, got);
-    }
-    gzclose(g);
-    if (st != DL_OK) { dl_free(x->data); *x = (Idx){ 0 }; }
-    return st;
-}
 
 /* Splits "a,b,c" into new strings; returns the count. */
 static int split_names(const char *s, char ***out) {
@@ -111,7 +63,7 @@ static DlStatus prep_idx(int argc, char **argv) {
         { "images", F_STR, &images, NULL, "IDX image file (N, H, W) ubyte, .gz or not" },
         { "labels", F_STR, &labels, NULL, "IDX label file (N) ubyte, .gz or not" },
         { "class-names", F_STR, &names, "0,1,...", "comma-separated class names, one per label value" },
-        { "limit", F_INT, &limit, "0", "keep only the first N images (0: all)" },
+        { "limit", F_INT, &limit, "0", "keep only the first N images (0: all)", FLAG_IN(0, 2147483647) },
         { "o", F_STR, &out, NULL, "output dataset file (.h5)" },
     };
     int nflags = (int)(sizeof flags / sizeof flags[0]);
@@ -124,13 +76,17 @@ static DlStatus prep_idx(int argc, char **argv) {
     if (st != DL_OK) return st;
     if (limit < 0) return dl_fail(DL_EARG, "dlprep idx: --limit must be >= 0");
     Idx im, lb = { 0 };
-    st = idx_read(&im, images, 3, "images");
-    if (st == DL_OK) st = idx_read(&lb, labels, 1, "labels");
+    st = prep_idx_read(&im, images, 3, "images");
+    if (st == DL_OK) st = prep_idx_read(&lb, labels, 1, "labels");
     char **cn = NULL;
     int k = 0;
     if (st == DL_OK && lb.dims[0] != im.dims[0])
         st = dl_fail(DL_EFORMAT, "%s has %u labels but %s has %u images; pass files of the same set",
                      labels, lb.dims[0], images, im.dims[0]);
+    else if (st == DL_OK && (im.dims[1] > DATASET_MAX_SIDE || im.dims[2] > DATASET_MAX_SIDE ||
+                             (int64_t)im.dims[1] * im.dims[2] > DATASET_MAX_PIXELS))
+        st = dl_fail(DL_EFORMAT, "%s: images of %ux%u pixels; dltrain takes at most %d a side and %lld pixels an image",
+                     images, im.dims[1], im.dims[2], DATASET_MAX_SIDE, (long long)DATASET_MAX_PIXELS);
     if (st == DL_OK) {
         int max = 0;
         for (size_t i = 0; i < lb.size; i++) if (lb.data[i] > max) max = lb.data[i];
@@ -286,12 +242,6 @@ static int has_jpeg_ext(const char *name) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void free_strs(char **v, int n) {
-    for (int i = 0; v && i < n; i++) dl_free(v[i]);
-    dl_free(v);
-}
-
-/* The entries of `dir` (without . and .. and hidden names), sorted bytewise. */
 static DlStatus list_dir(const char *dir, char ***names, int *n) {
     *names = NULL;
     *n = 0;
@@ -321,30 +271,8 @@ static int has_subdir(const char *dir) {
         found = is_dir(p);
         dl_free(p);
     }
-    free_strs(names, n);
+    prep_free_strs(names, n);
     return found;
-}
-
-/* Reads a whole file; the message names it. */
-static DlStatus read_bytes(const char *path, uint8_t **buf, size_t *n) {
-    *buf = NULL;
-    *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return dl_fail(DL_EIO, "%s: cannot read: %s", path, strerror(errno));
-    struct stat sb;
-    DlStatus st = DL_OK;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode))
-        st = dl_fail(DL_EIO, "%s: not a regular file", path);
-    else if (sb.st_size > (1 << 28))
-        st = dl_fail(DL_EFORMAT, "%s: %lld bytes is too large for one image (256 MiB at most)", path, (long long)sb.st_size);
-    else {
-        *buf = dl_malloc((size_t)sb.st_size);
-        *n = fread(*buf, 1, (size_t)sb.st_size, f);
-        if (ferror(f)) st = dl_fail(DL_EIO, "%s: cannot read: %s", path, strerror(errno));
-    }
-    fclose(f);
-    if (st != DL_OK) { dl_free(*buf); *buf = NULL; *n = 0; }
-    return st;
 }
 
 /* Decodes, presizes and stores every file of l into s; bad files are skipped
@@ -370,7 +298,7 @@ static DlStatus import_files(Samples *s, const FileList *l, int k, int multi, co
         uint8_t *buf = NULL, *img = NULL;
         size_t len = 0;
         int h, w, c;
-        DlStatus bad = read_bytes(l->path[i], &buf, &len);
+        DlStatus bad = prep_read_bytes(l->path[i], &buf, &len);
         if (bad == DL_OK) bad = jpeg_decode(&jc, buf, len, C, S, S, l->path[i], &img, &h, &w, &c);
         dl_free(buf);
         if (bad != DL_OK) {
@@ -485,11 +413,11 @@ static DlStatus write_outputs(const Samples *t, const Samples *v, const ImportOp
 /* The flags shared by folder and csv; *o gets their defaults first. */
 #define IMPORT_FLAGS(o)                                                                                          \
     { "o", F_STR, &(o).out, NULL, "output dataset file (.h5); with a split, the training part" },                \
-    { "size", F_INT, &(o).size, NULL, "presize: every image squashed whole to SIZE x SIZE pixels" },             \
-    { "channels", F_INT, &(o).channels, "3", "3: RGB (grey images repeated); 1: grey (colour as BT.601 luma)" }, \
+    { "size", F_INT, &(o).size, NULL, "presize: every image squashed whole to SIZE x SIZE pixels", FLAG_IN(1, 4096) },             \
+    { "channels", F_INT, &(o).channels, "3", "3: RGB (grey images repeated); 1: grey (colour as BT.601 luma)", FLAG_IN(1, 3) }, \
     { "store", F_STR, &(o).store, "raw", "raw: uint8 pixels (/images); jpeg: re-encoded JPEGs (/jpeg), smaller" }, \
-    { "quality", F_INT, &(o).quality, "95", "JPEG quality 1..100 with --store jpeg" },                           \
-    { "valid-fraction", F_FLOAT, &(o).valid_fraction, "0", "share of images held out for validation" },          \
+    { "quality", F_INT, &(o).quality, "95", "JPEG quality 1..100 with --store jpeg", FLAG_IN(1, 100) },                           \
+    { "valid-fraction", F_FLOAT, &(o).valid_fraction, "0", "share of images held out for validation", FLAG_IN_CO(0, 1) },          \
     { "valid-out", F_STR, &(o).valid_out, "none", "validation output file (.h5)" },                              \
     { "seed", F_U64, &(o).seed, "1", "seed of the validation split" },                                          \
     { "strict", F_BOOL, &(o).strict, NULL, "stop at the first bad file instead of skipping it" }
@@ -534,7 +462,7 @@ static DlStatus collect_files(FileList *l, const char *dir, int32_t label, int d
         else { warn(&quiet, "skipped %s: not a .jpg/.jpeg file", p); (*skipped)++; }
         dl_free(p);
     }
-    free_strs(names, n);
+    prep_free_strs(names, n);
     return st;
 }
 
@@ -554,9 +482,9 @@ static DlStatus list_classes(const char *dir, char ***classes, int *k) {
         else warn(&quiet, "ignored %s: not in a class folder", p);
         dl_free(p);
     }
-    free_strs(names, n);
+    prep_free_strs(names, n);
     if (*k == 0) {
-        free_strs(*classes, 0);
+        prep_free_strs(*classes, 0);
         *classes = NULL;
         return dl_fail(DL_EFORMAT, "'%s' has no class folders; expected %s/<class>/*.jpg (one folder per class)", dir, dir);
     }
@@ -665,7 +593,7 @@ static DlStatus prep_folder(int argc, char **argv) {
                         warn(&quiet, "ignored %s: only train/ and %s/ are imported", p, strrchr(other_dir, '/') + 1);
                     dl_free(p);
                 }
-                free_strs(names, n);
+                prep_free_strs(names, n);
             }
         }
         if (st == DL_OK) st = collect_tree(&tl, train_dir, classes, k, &skipped);
@@ -691,134 +619,14 @@ static DlStatus prep_folder(int argc, char **argv) {
     samples_free(&vs);
     filelist_free(&tl);
     filelist_free(&vl);
-    free_strs(classes, k);
-    free_strs(vclasses, vk);
+    prep_free_strs(classes, k);
+    prep_free_strs(vclasses, vk);
     dl_free(train_dir);
     dl_free(other_dir);
     return st;
 }
 
 /* ---- dlprep csv ---- */
-
-/* Splits one CSV line into at most `max` fields (double quotes allowed,
- * "" inside quotes is a quote); the line is modified in place. Returns the
- * field count (max + 1 means "more than max"). */
-static int csv_fields(char *line, char **f, int max) {
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        if (n == max) return max + 1;
-        char *out = p;
-        f[n++] = p;
-        if (*p == '"') {
-            char *q = p + 1;
-            for (;;) {
-                if (!*q) break;
-                if (*q == '"' && q[1] == '"') { *out++ = '"'; q += 2; continue; }
-                if (*q == '"') { q++; break; }
-                *out++ = *q++;
-            }
-            while (*q && *q != ',') q++;
-            char sep = *q;
-            *out = '\0';
-            if (sep != ',') return n;
-            p = q + 1;
-        } else {
-            char *comma = strchr(p, ',');
-            if (!comma) return n;
-            *comma = '\0';
-            p = comma + 1;
-        }
-    }
-}
-
-static char *trim(char *s) {
-    while (isspace((unsigned char)*s)) s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
-    return s;
-}
-
-static int name_in(const char *s, const char *const *names) {
-    for (; *names; names++) if (!strcasecmp(s, *names)) return 1;
-    return 0;
-}
-
-/* One labelled line of the CSV. */
-typedef struct {
-    char *name;
-    char **tags;   /* ntags new strings */
-    int ntags, line;
-} CsvRow;
-
-static DlStatus csv_read(const char *csv, CsvRow **rows_out, int *nrows_out) {
-    uint8_t *buf;
-    size_t len;
-    DlStatus st = read_bytes(csv, &buf, &len);
-    if (st != DL_OK) return st;
-    char *text = dl_malloc(len + 1);
-    memcpy(text, buf, len);
-    text[len] = '\0';
-    dl_free(buf);
-    if (strlen(text) != len) {
-        dl_free(text);
-        return dl_fail(DL_EFORMAT, "%s: holds NUL bytes; expected a text CSV file (image_name,tags)", csv);
-    }
-    char *p = text;
-    if (!strncmp(p, "\xEF\xBB\xBF", 3)) p += 3;   /* UTF-8 byte order mark, as Excel writes */
-    CsvRow *rows = NULL;
-    int nrows = 0, cap = 0, lineno = 0, header = 0;
-    static const char *const name_cols[] = { "image_name", "image", "fname", "filename", "file", "name", "id", NULL };
-    static const char *const tag_cols[] = { "tags", "labels", "label", NULL };
-    while (st == DL_OK && *p) {
-        char *line = p, *nl = strchr(p, '\n');
-        if (nl) { *nl = '\0'; p = nl + 1; } else p += strlen(p);
-        lineno++;
-        size_t ll = strlen(line);
-        if (ll && line[ll - 1] == '\r') line[--ll] = '\0';
-        if (!*trim(line)) continue;                   /* blank lines carry nothing */
-        char *f[3];
-        int nf = csv_fields(line, f, 2);
-        if (!header) {
-            header = 1;
-            if (nf != 2 || !name_in(trim(f[0]), name_cols) || !name_in(trim(f[1]), tag_cols))
-                st = dl_fail(DL_EFORMAT, "%s:%d: unknown header; expected 'image_name,tags' (Planet style: an image name, "
-                             "then its tags separated by spaces)", csv, lineno);
-            continue;
-        }
-        if (nf == 1)
-            st = dl_fail(DL_EFORMAT, "%s:%d: no comma; expected 'image_name,tags' (tags may be empty: 'name,')", csv, lineno);
-        else if (nf > 2)
-            st = dl_fail(DL_EFORMAT, "%s:%d: more than 2 fields; expected 'image_name,tags' with tags separated by spaces "
-                         "(quote a name that holds a comma)", csv, lineno);
-        else if (!*trim(f[0]))
-            st = dl_fail(DL_EFORMAT, "%s:%d: empty image name; expected 'image_name,tags'", csv, lineno);
-        if (st != DL_OK) break;
-        if (nrows == cap) {
-            cap = cap ? 2 * cap : 1024;
-            rows = dl_realloc(rows, (size_t)cap * sizeof *rows);
-        }
-        CsvRow *r = &rows[nrows++];
-        *r = (CsvRow){ .name = dl_strdup(trim(f[0])), .line = lineno };
-        char *save = NULL;
-        for (char *t = strtok_r(f[1], " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-            r->tags = dl_realloc(r->tags, (size_t)(r->ntags + 1) * sizeof *r->tags);
-            r->tags[r->ntags++] = dl_strdup(t);
-        }
-    }
-    if (st == DL_OK && !header) st = dl_fail(DL_EFORMAT, "%s: empty file; expected a header 'image_name,tags' and one line per image", csv);
-    else if (st == DL_OK && !nrows) st = dl_fail(DL_EFORMAT, "%s: has a header but no image lines", csv);
-    dl_free(text);
-    if (st != DL_OK) {
-        for (int i = 0; i < nrows; i++) { dl_free(rows[i].name); free_strs(rows[i].tags, rows[i].ntags); }
-        dl_free(rows);
-        rows = NULL;
-        nrows = 0;
-    }
-    *rows_out = rows;
-    *nrows_out = nrows;
-    return st;
-}
 
 static const char csv_usage[] =
     "usage: dlprep csv LABELS.csv --images DIR -o out.h5 --size S [--channels 1|3] [--store raw|jpeg]\n"
@@ -859,7 +667,7 @@ static DlStatus prep_csv(int argc, char **argv) {
     FileList fl = { 0 };
     Samples ts = { 0 }, vs = { 0 };
     int64_t skipped = 0;
-    st = csv_read(csv, &rows, &nrows);
+    st = prep_csv_read(csv, &rows, &nrows);
     /* Every line's image must exist before any is decoded. */
     for (int i = 0; st == DL_OK && i < nrows; i++) {
         char *p = join(images, rows[i].name);
@@ -904,9 +712,9 @@ static DlStatus prep_csv(int argc, char **argv) {
         dl_free(pick);
     }
     if (st == DL_OK) st = write_outputs(&ts, o.valid_out ? &vs : NULL, &o, vocab, skipped);
-    for (int i = 0; i < nrows; i++) { dl_free(rows[i].name); free_strs(rows[i].tags, rows[i].ntags); }
+    for (int i = 0; i < nrows; i++) { dl_free(rows[i].name); prep_free_strs(rows[i].tags, rows[i].ntags); }
     dl_free(rows);
-    free_strs(vocab, k);
+    prep_free_strs(vocab, k);
     filelist_free(&fl);
     samples_free(&ts);
     samples_free(&vs);
@@ -952,10 +760,10 @@ static DlStatus prep_export(int argc, char **argv) {
     const char *format = "jpeg";
     int limit = 0, size = 0, channels = 0, quality = 95;
     const Flag flags[] = {
-        { "limit", F_INT, &limit, "0", "export only the first N images (0: all)" },
-        { "size", F_INT, &size, "stored size", "squash each image to S x S (area / bilinear, as the imports)" },
-        { "channels", F_INT, &channels, "stored channels", "1: grey (BT.601 luma); 3: RGB" },
-        { "quality", F_INT, &quality, "95", "JPEG quality 1..100" },
+        { "limit", F_INT, &limit, "0", "export only the first N images (0: all)", FLAG_IN(0, 2147483647) },
+        { "size", F_INT, &size, "stored size", "squash each image to S x S (area / bilinear, as the imports)", FLAG_IN(1, 4096) },
+        { "channels", F_INT, &channels, "stored channels", "1: grey (BT.601 luma); 3: RGB", FLAG_IN(1, 3) },
+        { "quality", F_INT, &quality, "95", "JPEG quality 1..100", FLAG_IN(1, 100) },
         { "format", F_STR, &format, "jpeg", "image format (only jpeg so far)" },
     };
     int nflags = (int)(sizeof flags / sizeof flags[0]);
@@ -1035,7 +843,7 @@ static DlStatus prep_export(int argc, char **argv) {
     dl_free(conv);
     dl_free(sized);
     dl_free(csv_path);
-    free_strs(names, d.k);
+    prep_free_strs(names, d.k);
     dataset_close(&d);
     return st;
 }

@@ -25,7 +25,7 @@ DlStatus prep_subset(int argc, char **argv) {
     uint64_t seed = 1;
     const Flag flags[] = {
         { "classes", F_STR, &classes, NULL, "comma-separated class names or indices to keep, in their new order" },
-        { "per-class", F_INT, &per_class, "0", "keep N images of each class, chosen at random from --seed (0: all)" },
+        { "per-class", F_INT, &per_class, "0", "keep N images of each class, chosen at random from --seed (0: all)", FLAG_IN(0, 2147483647) },
         { "seed", F_U64, &seed, "1", "seed of the choice" },
         { "o", F_STR, &out, NULL, "output dataset file (.h5)" },
     };

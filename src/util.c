@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static _Thread_local char errbuf[2048];
 
@@ -134,4 +136,62 @@ DlStatus dl_mkdir_p(const char *dir) {
         }
     }
     return DL_OK;
+}
+
+/* fsync of a file or folder by name; errno on failure. */
+static int fsync_path(const char *path, int dir) {
+    int fd = open(path, O_RDONLY | (dir ? O_DIRECTORY : 0));
+    if (fd < 0) return -1;
+    int r = fsync(fd), e = errno;
+    close(fd);
+    errno = e;
+    return r;
+}
+
+/* The folder holding path ("." for a bare name). */
+static void parent_dir(char *out, size_t cap, const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(out, cap, ".");
+    else if (slash == path) snprintf(out, cap, "/");
+    else snprintf(out, cap, "%.*s", (int)(slash - path), path);
+}
+
+DlStatus dl_rename_durable(const char *tmp, const char *path) {
+    char dir[4096];
+    parent_dir(dir, sizeof dir, path);
+    DlStatus st = DL_OK;
+    if (fsync_path(tmp, 0) != 0)
+        st = dl_fail(DL_EIO, "cannot sync '%s' to disk: %s (disk full or failing?)", tmp, strerror(errno));
+    else if (fsync_path(dir, 1) != 0 && errno != EINVAL)   /* EINVAL: a file system that cannot sync folders */
+        st = dl_fail(DL_EIO, "cannot sync folder '%s': %s", dir, strerror(errno));
+    else if (rename(tmp, path) != 0)
+        st = dl_fail(DL_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+    if (st != DL_OK) { remove(tmp); return st; }
+    if (fsync_path(dir, 1) != 0 && errno != EINVAL)
+        return dl_fail(DL_EIO, "wrote '%s' but cannot sync its folder '%s': %s", path, dir, strerror(errno));
+    return DL_OK;
+}
+
+DlStatus dl_write_durable(const char *path, const void *buf, size_t n) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp) return dl_fail(DL_EIO, "path too long: %s", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0) return dl_fail(DL_EIO, "cannot create '%s': %s (does the folder exist and is it writable?)", tmp, strerror(errno));
+    const char *p = buf;
+    size_t done = 0;
+    int e = 0;
+    while (done < n) {
+        ssize_t w = write(fd, p + done, n - done > ((size_t)1 << 30) ? ((size_t)1 << 30) : n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) { e = w < 0 ? errno : ENOSPC; break; }
+        done += (size_t)w;
+    }
+    if (!e && fsync(fd) != 0) e = errno;
+    if (close(fd) != 0 && !e) e = errno;
+    if (e) {
+        remove(tmp);
+        return dl_fail(DL_EIO, "cannot write '%s': %s (disk full or over a file-size limit?); '%s' is unchanged", tmp,
+                       strerror(e), path);
+    }
+    return dl_rename_durable(tmp, path);
 }

@@ -48,6 +48,19 @@ void dl_free(void *p);
  * that could not be made). */
 DlStatus dl_mkdir_p(const char *dir);
 
+/* Durable replacement of a file that a rerun or a resume depends on
+ * (checkpoints, dlprep's outputs): fsync of the file and of its folder
+ * before the rename, rename (atomic: readers see the old file or the new
+ * one), fsync of the folder after it, so after a crash of the machine `path`
+ * is the old file or the whole new one, never empty. On failure tmp is
+ * removed and the message names the file and the reason (DL_EIO). */
+DlStatus dl_rename_durable(const char *tmp, const char *path);
+
+/* Writes n bytes to "<path>.partial" and renames it into place with
+ * dl_rename_durable. A full disk or a file-size limit is DL_EIO naming the
+ * file ("disk full?"); `path` keeps its old contents. */
+DlStatus dl_write_durable(const char *path, const void *buf, size_t n);
+
 /* Seconds on a monotonic clock. */
 double dl_now(void);
 

@@ -1,7 +1,7 @@
-/* dataset.c: read, validate and write the dataset file (contract in dataset.h
+/* dataset.c: read and validate the dataset file (contract in dataset.h
  * and DESIGN.md "Dataset file"), raw (/images) or JPEG-stored (/jpeg, decoded
  * whole at open). Every refusal names the file, the object and what was
- * expected. */
+ * expected. The writer is dataset_write.c. */
 #define _POSIX_C_SOURCE 200809L
 #include "dataset.h"
 
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "h5util.h"
 #include "jpeg.h"
@@ -41,6 +42,59 @@ void dataset_close(Dataset *d) {
     dl_free(d->targets);
     dl_free(d->path);
     *d = (Dataset){ 0 };
+}
+
+/* Refuses an object that needs an HDF5 filter this process lacks (naming
+ * it and its Debian package), or whose storage the file never (or,
+ * chunked, only partly) wrote: HDF5 would read fill values for the rest, and a file of a
+ * few bytes could declare terabytes of images. (H5Dget_space_status says
+ * "partly" for any compressed dataset, so chunks are counted instead.) */
+static DlStatus check_written(const char *path, hid_t ds, const char *name) {
+    H5D_space_status_t s = H5D_SPACE_STATUS_ERROR;
+    int part = 0;
+    if (H5Dget_space_status(ds, &s) < 0 || s == H5D_SPACE_STATUS_NOT_ALLOCATED || s == H5D_SPACE_STATUS_ERROR)
+        part = -1;
+    hid_t pl = H5Dget_create_plist(ds), sp = H5Dget_space(ds);
+    if (!part && pl >= 0 && H5Pget_layout(pl) == H5D_CHUNKED) {
+        hsize_t dims[8], chunk[8], have = 0;
+        int r = H5Sget_simple_extent_ndims(sp);
+        double want = 1;
+        if (r < 1 || r > 8 || H5Pget_chunk(pl, r, chunk) != r || H5Sget_simple_extent_dims(sp, dims, NULL) != r) part = -1;
+        for (int i = 0; !part && i < r; i++) want *= chunk[i] ? (double)((dims[i] + chunk[i] - 1) / chunk[i]) : 1e300;
+        if (!part && (H5Dget_num_chunks(ds, sp, &have) < 0 || (double)have < want)) part = 1;
+    }
+    if (pl >= 0) H5Pclose(pl);
+    if (sp >= 0) H5Sclose(sp);
+    if (part)
+        return dl_fail(DL_EFORMAT, "%s: '%s' is declared but %s written (an incomplete or damaged file: re-make it with dlprep)",
+                       path, name, part > 0 ? "only partly" : "never");
+    char why[512];
+    if (h5_filters_missing(ds, why, sizeof why)) return dl_fail(DL_EFORMAT, "%s: cannot read '%s': %s", path, name, why);
+    return DL_OK;
+}
+
+/* Refuses to hold more bytes in memory than the machine has (DL_EFORMAT:
+ * a file that asks for that much is damaged, or must be streamed). */
+static DlStatus check_memory(const char *path, const char *what, double bytes) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double have = pages > 0 && page > 0 ? (double)pages * (double)page : 1e300;
+    if (bytes > have)
+        return dl_fail(DL_EFORMAT, "%s: %s would take %.1f GiB of memory, more than this machine's %.1f GiB "
+                       "(a damaged file, or give train a --memory-budget to read it from disk)",
+                       path, what, bytes / 1073741824.0, have / 1073741824.0);
+    return DL_OK;
+}
+
+/* The sample count and image size limits of dataset.h (64-bit arithmetic). */
+static DlStatus check_shape(const char *path, const char *name, uint64_t n, uint64_t h, uint64_t w) {
+    if (n < 1 || n > (uint64_t)DATASET_MAX_SAMPLES)
+        return dl_fail(DL_EFORMAT, "%s: '%s' declares %llu samples; expected 1..%lld", path, name,
+                       (unsigned long long)n, (long long)DATASET_MAX_SAMPLES);
+    if (h < 1 || w < 1 || h > DATASET_MAX_SIDE || w > DATASET_MAX_SIDE || h * w > (uint64_t)DATASET_MAX_PIXELS)
+        return dl_fail(DL_EFORMAT, "%s: '%s' declares %llux%llu-pixel images (HxW); expected 1..%d pixels a side and "
+                       "at most %lld pixels an image", path, name, (unsigned long long)h, (unsigned long long)w,
+                       DATASET_MAX_SIDE, (long long)DATASET_MAX_PIXELS);
+    return DL_OK;
 }
 
 /* Opens dataset `name` and checks it is an integer array of `rank`
@@ -80,24 +134,26 @@ static DlStatus read_images(Dataset *d, hid_t f, int64_t budget) {
     DlStatus st = DL_OK;
     if (!u8)
         st = dl_fail(DL_EFORMAT, "%s: 'images' must be uint8 (pixels 0..255), not a wider or signed integer type", d->path);
-    else if (dims[0] < 1 || dims[1] < 1 || dims[2] < 1 || dims[1] > 65536 || dims[2] > 65536)
-        st = dl_fail(DL_EFORMAT, "%s: 'images' has shape (%llu, %llu, %llu, %llu); expected N >= 1 images of H x W pixels",
-                     d->path, (unsigned long long)dims[0], (unsigned long long)dims[1],
-                     (unsigned long long)dims[2], (unsigned long long)dims[3]);
     else if (dims[3] != 1 && dims[3] != 3)
         st = dl_fail(DL_EFORMAT, "%s: 'images' has %llu channels in its last dimension; expected (N, H, W, C) with C = 1 or 3",
                      d->path, (unsigned long long)dims[3]);
+    else st = check_shape(d->path, "images", dims[0], dims[1], dims[2]);
+    if (st == DL_OK) st = check_written(d->path, ds, "images");
     if (st == DL_OK) {
         d->n = (int64_t)dims[0];
         d->h = (int)dims[1];
         d->w = (int)dims[2];
         d->c = (int)dims[3];
-        if (budget > 0 && (double)d->n * d->h * d->w * d->c > (double)budget) {
+        double bytes = (double)d->n * (double)d->h * (double)d->w * (double)d->c;
+        if (budget > 0 && bytes > (double)budget) {
             d->streaming = 1;           /* read on demand: keep the dataset open */
             d->h5_data = (int64_t)ds;
             return DL_OK;
         }
-        d->images = dl_malloc((size_t)d->n * (size_t)(d->h * d->w * d->c));
+        st = check_memory(d->path, "'images'", bytes);
+    }
+    if (st == DL_OK) {
+        d->images = dl_malloc((size_t)d->n * (size_t)d->h * (size_t)d->w * (size_t)d->c);
         if (H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->images) < 0)
             st = dl_fail(DL_EIO, "%s: cannot read 'images' (the file is damaged or truncated)", d->path);
     }
@@ -114,7 +170,8 @@ static DlStatus read_labels(Dataset *d, hid_t f) {
     if ((int64_t)dim != d->n)
         st = dl_fail(DL_EFORMAT, "%s: 'labels' has %llu entries but 'images' has %lld; they must match",
                      d->path, (unsigned long long)dim, (long long)d->n);
-    else {
+    else if ((st = check_written(d->path, ds, "labels")) == DL_OK &&
+             (st = check_memory(d->path, "'labels'", 12.0 * (double)d->n)) == DL_OK) {
         v = dl_malloc((size_t)d->n * sizeof *v);
         if (H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
             st = dl_fail(DL_EIO, "%s: cannot read 'labels' (the file is damaged or truncated)", d->path);
@@ -132,7 +189,11 @@ static DlStatus read_labels(Dataset *d, hid_t f) {
         if (v[i] > max) max = v[i];
     }
     if (d->k == 0) {                    /* no class_names: classes 0..max, named by number */
-        if (max + 1 > 100000) { dl_free(v); return dl_fail(DL_EFORMAT, "%s: labels go up to %lld; add class_names", d->path, (long long)max); }
+        if (max + 1 > DATASET_MAX_CLASSES) {
+            dl_free(v);
+            return dl_fail(DL_EFORMAT, "%s: labels go up to %lld, past the %d classes dltrain takes", d->path, (long long)max,
+                           DATASET_MAX_CLASSES);
+        }
         d->k = (int)max + 1;
         d->class_names = dl_calloc((size_t)d->k, sizeof(char *));
         for (int i = 0; i < d->k; i++) {
@@ -158,14 +219,17 @@ static DlStatus read_targets(Dataset *d, hid_t f) {
     else if (d->k > 0 && (int)dims[1] != d->k)
         st = dl_fail(DL_EFORMAT, "%s: 'targets' has %llu columns but there are %d class names",
                      d->path, (unsigned long long)dims[1], d->k);
-    else if (dims[1] < 1 || dims[1] > 100000)
-        st = dl_fail(DL_EFORMAT, "%s: 'targets' has %llu columns; expected 1..100000 tags", d->path, (unsigned long long)dims[1]);
+    else if (dims[1] < 1 || dims[1] > DATASET_MAX_CLASSES)
+        st = dl_fail(DL_EFORMAT, "%s: 'targets' has %llu columns; expected 1..%d tags", d->path, (unsigned long long)dims[1],
+                     DATASET_MAX_CLASSES);
+    if (st == DL_OK) st = check_written(d->path, ds, "targets");
+    if (st == DL_OK) st = check_memory(d->path, "'targets'", (double)d->n * (double)dims[1]);
     if (st == DL_OK) {
         int k = (int)dims[1];
         d->targets = dl_malloc((size_t)d->n * (size_t)k);
         if (H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->targets) < 0)
             st = dl_fail(DL_EIO, "%s: cannot read 'targets' (the file is damaged or truncated)", d->path);
-        for (int64_t i = 0; st == DL_OK && i < d->n * k; i++)
+        for (int64_t i = 0; st == DL_OK && i < d->n * (int64_t)k; i++)
             if (d->targets[i] > 1)
                 st = dl_fail(DL_EFORMAT, "%s: targets[%lld, %lld] = %d; expected 0 or 1", d->path,
                              (long long)(i / k), (long long)(i % k), d->targets[i]);
@@ -216,6 +280,10 @@ static DlStatus read_jpeg(Dataset *d, hid_t f, int64_t budget) {
                      "as h5py.vlen_dtype(numpy.uint8) writes)", d->path);
     else if (n < 1)
         st = dl_fail(DL_EFORMAT, "%s: 'jpeg' holds no images; expected N >= 1", d->path);
+    else if (n > (hsize_t)DATASET_MAX_SAMPLES)
+        st = dl_fail(DL_EFORMAT, "%s: 'jpeg' declares %llu images; expected at most %lld", d->path, (unsigned long long)n,
+                     (long long)DATASET_MAX_SAMPLES);
+    if (st == DL_OK) st = check_written(d->path, ds, "jpeg");
     int64_t hw[3] = { 0, 0, 0 };
     const char *names[3] = { "height", "width", "channels" };
     for (int i = 0; st == DL_OK && i < 3; i++) {
@@ -226,6 +294,7 @@ static DlStatus read_jpeg(Dataset *d, hid_t f, int64_t budget) {
     }
     if (st == DL_OK && (hw[0] > 0) != (hw[1] > 0))
         st = dl_fail(DL_EFORMAT, "%s: 'jpeg' has only one of the attributes height and width; give both or neither", d->path);
+    if (st == DL_OK && hw[0] > 0) st = check_shape(d->path, "jpeg", n, (uint64_t)hw[0], (uint64_t)hw[1]);
     d->n = (int64_t)n;
     d->jpeg = 1;
     d->jpeg_signed = is_signed;
@@ -260,7 +329,7 @@ static DlStatus read_jpeg(Dataset *d, hid_t f, int64_t budget) {
         H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, &v0);
         H5Sclose(ms);
     }
-    if (st == DL_OK && budget > 0 && (double)d->n * hw[0] * hw[1] * hw[2] > (double)budget) {
+    if (st == DL_OK && budget > 0 && (double)d->n * (double)hw[0] * (double)hw[1] * (double)hw[2] > (double)budget) {
         d->h = (int)hw[0];
         d->w = (int)hw[1];
         d->c = (int)hw[2];
@@ -301,6 +370,10 @@ static DlStatus read_jpeg(Dataset *d, hid_t f, int64_t budget) {
                 d->w = (int)hw[1];
                 d->c = (int)hw[2];
                 sample = (size_t)d->h * (size_t)d->w * (size_t)d->c;
+                if ((st = check_memory(d->path, "the decoded 'jpeg' images", (double)d->n * (double)sample)) != DL_OK) {
+                    dl_free(img);
+                    break;
+                }
                 d->images = dl_malloc((size_t)d->n * sample);
             }
             if (ih != d->h || iw != d->w)
@@ -394,7 +467,11 @@ static DlStatus read_file(Dataset *d, hid_t f, int64_t budget) {
     if (H5Aexists(f, "class_names") > 0) {
         d->class_names = h5_get_attr_strs(f, "class_names", &d->k);
         if (!d->class_names)
-            return dl_fail(DL_EFORMAT, "%s: attribute 'class_names' must be a list of strings (one per class)", d->path);
+            return dl_fail(DL_EFORMAT, "%s: attribute 'class_names' must be a list of 1..%d strings (one per class)", d->path,
+                           DATASET_MAX_CLASSES);
+        if (d->k > DATASET_MAX_CLASSES)
+            return dl_fail(DL_EFORMAT, "%s: attribute 'class_names' has %d names; dltrain takes at most %d classes", d->path,
+                           d->k, DATASET_MAX_CLASSES);
     }
     DlStatus st = H5Lexists(f, "images", H5P_DEFAULT) <= 0 && H5Lexists(f, "jpeg", H5P_DEFAULT) > 0
                       ? read_jpeg(d, f, budget) : read_images(d, f, budget);
@@ -408,6 +485,7 @@ DlStatus dataset_open(Dataset *d, const char *path) { return dataset_open_budget
 
 static DlStatus open_locked(Dataset *d, const char *path, int64_t budget) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_register_filters();
     struct stat sb;
     if (stat(path, &sb) != 0)
         return dl_fail(DL_EIO, "cannot open dataset '%s': %s (make it with dlprep, e.g. datasets/make_fmnist.sh)",
@@ -544,165 +622,4 @@ void dataset_images(const Dataset *d, const int64_t *idx, int n, float *x) {
         dl_free(b);
     }
     dataset_normalize(d, x, n);
-}
-
-/* Writes one dataset with chunks of whole samples (about 64 KiB each). */
-static int put_array(hid_t f, const char *name, hid_t file_type, hid_t mem_type, int rank,
-                     const hsize_t *dims, const void *v) {
-    hsize_t chunk[4];
-    size_t sample = H5Tget_size(file_type);
-    for (int i = 1; i < rank; i++) { chunk[i] = dims[i]; sample *= dims[i]; }
-    chunk[0] = 65536 / (sample ? sample : 1);
-    if (chunk[0] < 1) chunk[0] = 1;
-    if (chunk[0] > dims[0]) chunk[0] = dims[0];
-    hid_t sp = H5Screate_simple(rank, dims, NULL), pl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_chunk(pl, rank, chunk);
-    hid_t ds = H5Dcreate2(f, name, file_type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    int ok = ds >= 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0;
-    if (ds >= 0) ok = H5Dclose(ds) >= 0 && ok;
-    H5Pclose(pl);
-    H5Sclose(sp);
-    return ok;
-}
-
-/* Labels or targets and the root attributes, common to both layouts. */
-static int write_labels_attrs(hid_t f, int64_t n, const int32_t *labels, const uint8_t *targets, int k,
-                              char *const *class_names) {
-    hsize_t ldims[1] = { (hsize_t)n }, tdims[2] = { (hsize_t)n, (hsize_t)k };
-    int ok = labels ? put_array(f, "labels", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, ldims, labels)
-                    : put_array(f, "targets", H5T_STD_U8LE, H5T_NATIVE_UINT8, 2, tdims, targets);
-    ok = ok && h5_put_attr_strs(f, "class_names", class_names, k);
-    ok = ok && h5_put_attr_str(f, "task", labels ? "single" : "multi");
-    ok = ok && h5_put_attr_i64(f, "format_version", &(int64_t){ DATASET_FORMAT_VERSION }, 1);
-    return ok;
-}
-
-/* The pixels of one file to write: raw (n,h,w,c) or n encoded JPEGs. */
-typedef struct {
-    const uint8_t *images;
-    uint8_t *const *jpeg;
-    const size_t *jpeg_size;
-    const char *presize;     /* root attribute presize; NULL or "": none */
-} Pixels;
-
-static int put_attr_f32(hid_t obj, const char *name, const float *v, int n) {
-    hsize_t dim = (hsize_t)n;
-    hid_t sp = H5Screate_simple(1, &dim, NULL);
-    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_FLOAT, v) >= 0;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    return ok;
-}
-
-/* Per-channel sums of the stored pixels and their squares (exact integers). */
-static void stats_add(uint64_t *sum, uint64_t *sq, const uint8_t *img, size_t pixels, int c) {
-    for (size_t p = 0; p < pixels; p++)
-        for (int ch = 0; ch < c; ch++) {
-            uint64_t v = img[p * (size_t)c + ch];
-            sum[ch] += v;
-            sq[ch] += v * v;
-        }
-}
-
-/* Root attributes mean and std of every stored pixel, per channel, in [0,1]
- * units (population std; double arithmetic from exact integer sums). JPEG
- * files: of the decoded images, what a reader sees (none when one of them
- * does not decode: the file is refused at open anyway). */
-static int write_stats(hid_t f, const Pixels *px, int64_t n, int h, int w, int c) {
-    uint64_t sum[3] = { 0 }, sq[3] = { 0 };
-    const size_t pixels = (size_t)h * w;
-    JpegCodec jc = { 0 };
-    int ok = 1;
-    for (int64_t i = 0; i < n && ok; i++) {
-        if (px->images) {
-            stats_add(sum, sq, px->images + (size_t)i * pixels * c, pixels, c);
-            continue;
-        }
-        uint8_t *img = NULL;
-        int ih, iw, ic;
-        ok = jpeg_decode(&jc, px->jpeg[i], px->jpeg_size[i], c, 0, 0, "jpeg", &img, &ih, &iw, &ic) == DL_OK &&
-             ih == h && iw == w;
-        if (ok) stats_add(sum, sq, img, pixels, c);
-        dl_free(img);
-    }
-    jpeg_codec_free(&jc);
-    if (!ok) return 1;   /* an entry that does not decode (readers refuse it): no statistics */
-    float mean[3], sd[3];
-    double count = (double)n * (double)pixels;
-    for (int ch = 0; ch < c; ch++) {
-        double m = (double)sum[ch] / count, var = (double)sq[ch] / count - m * m;
-        mean[ch] = (float)(m / 255.0);
-        sd[ch] = (float)(sqrt(var > 0.0 ? var : 0.0) / 255.0);
-    }
-    return put_attr_f32(f, "mean", mean, c) && put_attr_f32(f, "std", sd, c);
-}
-
-static int write_file(const char *tmp, const Pixels *px, int64_t n, int h, int w, int c,
-                      const int32_t *labels, const uint8_t *targets, int k, char *const *class_names) {
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return 0;
-    int ok;
-    if (px->images) {
-        hsize_t idims[4] = { (hsize_t)n, (hsize_t)h, (hsize_t)w, (hsize_t)c };
-        ok = put_array(f, "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, 4, idims, px->images);
-    } else {
-        hsize_t jdim = (hsize_t)n;
-        hvl_t *v = dl_malloc((size_t)n * sizeof *v);
-        for (int64_t i = 0; i < n; i++) v[i] = (hvl_t){ .len = px->jpeg_size[i], .p = px->jpeg[i] };
-        hid_t ft = H5Tvlen_create(H5T_STD_U8LE), mt = H5Tvlen_create(H5T_NATIVE_UINT8);
-        ok = put_array(f, "jpeg", ft, mt, 1, &jdim, v);
-        H5Tclose(ft);
-        H5Tclose(mt);
-        dl_free(v);
-        ok = ok && h5_put_attr_i64(f, "height", &(int64_t){ h }, 1) && h5_put_attr_i64(f, "width", &(int64_t){ w }, 1) &&
-             h5_put_attr_i64(f, "channels", &(int64_t){ c }, 1);
-    }
-    ok = ok && write_labels_attrs(f, n, labels, targets, k, class_names);
-    if (px->presize && px->presize[0]) ok = ok && h5_put_attr_str(f, "presize", px->presize);
-    ok = ok && write_stats(f, px, n, h, w, c);
-    ok = H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 && ok;
-    ok = H5Fclose(f) >= 0 && ok;
-    return ok;
-}
-
-static DlStatus write_atomic(const char *path, const Pixels *px, int64_t n, int h, int w, int c,
-                             const int32_t *labels, const uint8_t *targets, int k, char *const *class_names) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp)
-        return dl_fail(DL_EIO, "output path too long: %s", path);
-    dataset_h5_lock();
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    int ok = write_file(tmp, px, n, h, w, c, labels, targets, k, class_names);
-    dataset_h5_unlock();
-    if (!ok) {
-        remove(tmp);
-        return dl_fail(DL_EIO, "cannot write '%s' (check that its folder exists, is writable and has space)", path);
-    }
-    if (rename(tmp, path) != 0) {
-        DlStatus st = dl_fail(DL_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-        remove(tmp);
-        return st;
-    }
-    return DL_OK;
-}
-
-DlStatus dataset_write(const char *path, const uint8_t *images, int64_t n, int h, int w, int c,
-                       const int32_t *labels, const uint8_t *targets, int k, char *const *class_names) {
-    Pixels px = { .images = images };
-    return write_atomic(path, &px, n, h, w, c, labels, targets, k, class_names);
-}
-
-DlStatus dataset_write_jpeg(const char *path, uint8_t *const *jpeg, const size_t *jpeg_size, int64_t n,
-                            int h, int w, int c, const int32_t *labels, const uint8_t *targets, int k,
-                            char *const *class_names) {
-    Pixels px = { .jpeg = jpeg, .jpeg_size = jpeg_size };
-    return write_atomic(path, &px, n, h, w, c, labels, targets, k, class_names);
-}
-
-DlStatus dataset_write_presized(const char *path, const uint8_t *images, uint8_t *const *jpeg, const size_t *jpeg_size,
-                                int64_t n, int h, int w, int c, const int32_t *labels, const uint8_t *targets, int k,
-                                char *const *class_names, const char *presize) {
-    Pixels px = { .images = jpeg ? NULL : images, .jpeg = jpeg, .jpeg_size = jpeg_size, .presize = presize };
-    return write_atomic(path, &px, n, h, w, c, labels, targets, k, class_names);
 }

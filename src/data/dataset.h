@@ -32,6 +32,17 @@
 
 #define DATASET_FORMAT_VERSION 1
 
+/* Limits on what a file may declare (checked in 64 bits before any product
+ * or allocation; a file past one is refused with a message naming it):
+ * H and W each, the pixels of one image (H*W, as jpeg_decode allows, so
+ * H*W*C fits an int), samples, classes or tags, and the bytes held in memory
+ * (never more than the machine has: a file that declares more is lying or
+ * needs --memory-budget). */
+#define DATASET_MAX_SIDE 65536
+#define DATASET_MAX_PIXELS JPEG_MAX_PIXELS
+#define DATASET_MAX_SAMPLES (((int64_t)1 << 31) - 1)
+#define DATASET_MAX_CLASSES 100000
+
 typedef struct {
     char *path;
     int64_t n;            /* samples */

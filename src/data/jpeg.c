@@ -71,8 +71,9 @@ DlStatus jpeg_decode(JpegCodec *j, const uint8_t *buf, size_t n, int want_c, int
         reset_decoder(j);
         if (!ok) return st;
     }
-    if (fw < 1 || fh < 1 || (int64_t)fw * fh > ((int64_t)1 << 28))
-        return dl_fail(DL_EFORMAT, "%s: JPEG claims %dx%d pixels; expected 1 to 2^28 pixels", name, fw, fh);
+    if (fw < 1 || fh < 1 || (int64_t)fw * fh > JPEG_MAX_PIXELS)
+        return dl_fail(DL_EFORMAT, "%s: JPEG claims %dx%d pixels; expected 1 to %lld pixels", name, fw, fh,
+                       (long long)JPEG_MAX_PIXELS);
     /* The smallest power-of-two reduction that keeps at least min_h x min_w. */
     int denom = 1;
     if (min_h > 0 && min_w > 0)

@@ -19,6 +19,13 @@
 
 #include "util.h"
 
+/* The most pixels (width x height) a JPEG may declare; larger is refused
+ * before decoding. Lowered by fuzz builds (tests/fuzz) to keep each input
+ * fast; the dataset limits (dataset.h) follow it. */
+#ifndef JPEG_MAX_PIXELS
+#define JPEG_MAX_PIXELS ((int64_t)1 << 28)
+#endif
+
 /* Decoder and encoder handles, made on first use. Zero-initialise; one per
  * thread; free with jpeg_codec_free (accepts a zeroed codec). */
 typedef struct {

@@ -36,7 +36,8 @@ static DlStatus conv_shape(LayerSpec *s) {
         return dl_fail(DL_EFORMAT, "groups=%d must divide the input channels (%d) and filters (%d)",
                        s->groups, s->in.c, s->filters);
     conv_geom(s, &pad, &P, &Q);
-    if (P < 1 || Q < 1)
+    /* (in + 2 pad - size) / stride truncates toward zero: check the sign first */
+    if (s->in.h + 2 * pad < s->size || s->in.w + 2 * pad < s->size || P < 1 || Q < 1)
         return dl_fail(DL_EFORMAT, "input %dx%d is smaller than the %dx%d kernel", s->in.h, s->in.w, s->size, s->size);
     s->out = (Shape){ s->filters, P, Q };
     return DL_OK;
@@ -63,7 +64,7 @@ static void im2col(float *col, const float *x, const LayerSpec *s, int pad, int 
                 float *row = col + (((size_t)c * R + r) * R + t) * P * Q;
                 /* output columns q whose input column q*st - pad + t is inside [0, W) */
                 int q0 = pad - t > 0 ? (pad - t + st - 1) / st : 0;
-                int q1 = (W - 1 + pad - t) / st + 1;
+                int q1 = W - 1 + pad - t < 0 ? 0 : (W - 1 + pad - t) / st + 1;   /* C division truncates: floor for < 0 */
                 if (q1 > Q) q1 = Q;
                 if (q1 < q0) q1 = q0;
                 for (int p = 0; p < P; p++) {
@@ -87,7 +88,7 @@ static void col2im_add(float *dx, const float *col, const LayerSpec *s, int pad,
             for (int t = 0; t < R; t++) {
                 const float *row = col + (((size_t)c * R + r) * R + t) * P * Q;
                 int q0 = pad - t > 0 ? (pad - t + st - 1) / st : 0;
-                int q1 = (W - 1 + pad - t) / st + 1;
+                int q1 = W - 1 + pad - t < 0 ? 0 : (W - 1 + pad - t) / st + 1;   /* C division truncates: floor for < 0 */
                 if (q1 > Q) q1 = Q;
                 for (int p = 0; p < P; p++) {
                     int h = p * st - pad + r;

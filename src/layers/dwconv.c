@@ -22,7 +22,8 @@ static DlStatus dw_shape(LayerSpec *s) {
     if (s->pad == PAD_SAME && s->size % 2 == 0)
         return dl_fail(DL_EFORMAT, "pad=same needs an odd kernel size (got size=%d); give pad=N", s->size);
     dw_geom(s, &pad, &P, &Q);
-    if (P < 1 || Q < 1)
+    /* (in + 2 pad - size) / stride truncates toward zero: check the sign first */
+    if (s->in.h + 2 * pad < s->size || s->in.w + 2 * pad < s->size || P < 1 || Q < 1)
         return dl_fail(DL_EFORMAT, "input %dx%d is smaller than the %dx%d kernel", s->in.h, s->in.w, s->size, s->size);
     s->out = (Shape){ s->in.c, P, Q };
     return DL_OK;
@@ -43,7 +44,7 @@ static void dw_init(const LayerSpec *s, float *w, float *state, DlRng *r) {
 /* Output columns [*q0, *q1) whose input column q*st - pad + t lies in [0, W). */
 static void tap_cols(int *q0, int *q1, int t, int pad, int st, int W, int Q) {
     *q0 = pad - t > 0 ? (pad - t + st - 1) / st : 0;
-    *q1 = (W - 1 + pad - t) / st + 1;
+    *q1 = W - 1 + pad - t < 0 ? 0 : (W - 1 + pad - t) / st + 1;   /* C division truncates: floor for < 0 */
     if (*q1 > Q) *q1 = Q;
     if (*q1 < *q0) *q1 = *q0;
 }
