@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # launch/fuzz.sh [TARGET] [SECONDS]: builds the libFuzzer targets of
 # tests/fuzz (clang, -DDL_FUZZ=ON, ASan + UBSan) into build-fuzz/ and fuzzes
-# TARGET (model_text, csv, idx, dataset, checkpoint; default: each in turn)
+# TARGET (model_text, csv, idx, dataset, checkpoint, onnx; default: each in turn)
 # for SECONDS (default 600) at nice 10. New inputs go to
 # build-fuzz/fuzz-work/TARGET/ (the seeds in tests/fuzz/corpus/TARGET/ are
 # only read); a crash is saved as build-fuzz/fuzz-crashes/TARGET-crash-*:
@@ -16,7 +16,7 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   CC=clang cmake -S "$ROOT" -B "$BUILD" -DDL_FUZZ=ON -DDL_TESTS=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 nice -n 10 cmake --build "$BUILD" -j2 >/dev/null
-targets=(model_text csv idx dataset checkpoint)
+targets=(model_text csv idx dataset checkpoint onnx)
 if [ -n "${1:-}" ] && [ "$1" != all ]; then
   [ -x "$BUILD/tests/fuzz/fuzz_$1" ] || { echo "fuzz.sh: no target '$1' (targets: ${targets[*]})" >&2; exit 2; }
   targets=("$1")

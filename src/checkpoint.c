@@ -81,8 +81,10 @@ static DlStatus get_position(hid_t f, const char *path, RunPosition *p) {
     int64_t v[8] = { 0 };
     static const struct { const char *name; int64_t lo, hi; } ints[8] = {
         { "epoch", 0, CKPT_MAX_EPOCHS }, { "step", 0, CKPT_MAX_STEPS }, { "epoch_step", 0, CKPT_MAX_STEPS },
-        { "seed", INT64_MIN, INT64_MAX }, { "batch", 1, CKPT_MAX_BATCH }, { "groups", 1, CKPT_MAX_BATCH },
-        { "train_samples", 1, DATASET_MAX_SAMPLES }, { "epoch_skipped", 0, CKPT_MAX_STEPS },
+        /* batch, groups, train_samples 0: no run position (`dltrain import`'s
+         * checkpoints): a start for --init/--model, refused by --resume */
+        { "seed", INT64_MIN, INT64_MAX }, { "batch", 0, CKPT_MAX_BATCH }, { "groups", 0, CKPT_MAX_BATCH },
+        { "train_samples", 0, DATASET_MAX_SAMPLES }, { "epoch_skipped", 0, CKPT_MAX_STEPS },
     };
     for (int i = 0; i < 8; i++) {
         if (H5Aexists(f, ints[i].name) <= 0) continue;

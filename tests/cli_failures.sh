@@ -77,8 +77,10 @@ finish $pid 30 "SIGKILL of rank 1" "$t0"
 echo "cli_failures: SIGKILL of rank 1 ended the job in $TOOK s, status $RC"
 "${MPI[@]}" -np 2 "$BUILD/dltrain" train "${ARGS[@]}" --epochs 3 --checkpoint-every 16 --out "$T/kill" \
   --resume "$T/kill/last.h5" > "$T/kill2.log" 2>&1 || { cat "$T/kill2.log"; fail "resume after SIGKILL failed"; }
-grep -q "resuming $T/kill/last.h5: epoch 2, step 16 of it" "$T/kill2.log" \
-  || fail "resume did not start at epoch 2 step 16: $(grep resuming "$T/kill2.log")"
+# the kill lands at step 16 or a little later (an idle machine runs a few
+# steps while the log is polled): any mid-epoch-2 checkpoint is a valid start
+grep -Eq "resuming $T/kill/last.h5: epoch 2, step (16|32|48) of it" "$T/kill2.log" \
+  || fail "resume did not start mid-epoch 2 (step 16, 32 or 48): $(grep resuming "$T/kill2.log")"
 same_run "$T/straight" "$T/kill"
 
 # a hung rank 1 (SIGSTOP): rank 0 gives up after --comm-timeout 8 and names

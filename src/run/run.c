@@ -27,41 +27,10 @@ void run_append(char **buf, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* rename(tmp, path) that survives a crash of the machine: the data reach
- * the disk before the rename (else the new name may point at an empty file
- * after a crash), and the directory entry after it. (util.c gets a shared
- * helper in parallel; the lead merges the two.) */
-static int durable_rename(const char *tmp, const char *path) {
-    int fd = open(tmp, O_RDONLY);
-    if (fd < 0) return -1;
-    int bad = fsync(fd) != 0;
-    close(fd);
-    if (bad || rename(tmp, path) != 0) return -1;
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir) slash[1] = '\0';
-    else if (slash) *slash = '\0';
-    else snprintf(dir, sizeof dir, ".");
-    int dfd = open(dir, O_RDONLY);
-    if (dfd < 0) return -1;
-    bad = fsync(dfd) != 0;
-    close(dfd);
-    return bad ? -1 : 0;
-}
-
+/* Temp file, fsync, rename, fsync of the folder (util.h): a crash never
+ * leaves a torn log, metrics.csv, events.jsonl or report.html. */
 DlStatus run_write_file(const char *path, const void *data, size_t n) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
-    FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(data, 1, n, f) == n;
-    if (f) ok = fclose(f) == 0 && ok;
-    if (!ok || durable_rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return dl_fail(DL_EIO, "cannot write '%s': %s (disk full or no permission?)", path, strerror(e));
-    }
-    return DL_OK;
+    return dl_write_durable(path, data, n);
 }
 
 static DlStatus write_text(RunDir *r, const char *name, const char *text) {
