@@ -1,10 +1,13 @@
 /* train_setup.c: what a run starts from and how its epochs are set up:
  * --resume (the checkpoint's position and the flags it fixes), --init
  * (transfer learning), the lr schedules and --fine-tune's phases, and
- * opening the run directory. The step loop itself is train.c's. */
+ * opening the run directory; checking the configuration, opening the data and
+ * building the trainer (model, workers, the groups' summation tree). The step
+ * loop itself is train.c's. */
 #define _POSIX_C_SOURCE 200809L
 #include "trainer.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,3 +205,236 @@ DlStatus trainer_init_from(Trainer *t, const char *path) {
     return st;
 }
 
+
+/* Appends n to a comma-separated list. */
+static void list_add(char *buf, size_t cap, int n) {
+    size_t l = strlen(buf);
+    snprintf(buf + l, cap - l, "%s%d", l ? ", " : "", n);
+}
+
+DlStatus trainer_check_config(const TrainConfig *c, const Dist *d) {
+    if (c->epochs < 1) return dl_fail(DL_EARG, "--epochs must be >= 1 (got %d)", c->epochs);
+    if (c->batch < 1) return dl_fail(DL_EARG, "--batch must be >= 1 (got %d)", c->batch);
+    if (c->groups < 1 || c->groups > GTREE_MAX_GROUPS)
+        return dl_fail(DL_EARG, "--groups must be 1 ... %d (got %d)", GTREE_MAX_GROUPS, c->groups);
+    if (c->batch % c->groups)
+        return dl_fail(DL_EARG, "--batch %d is not a multiple of --groups %d: every group has batch/groups samples",
+                       c->batch, c->groups);
+    if (c->groups % d->size) {   /* no uneven split: see README "Reproducibility" for why */
+        char np[256] = "", gs[256] = "";
+        for (int p = 1; p <= c->groups; p++) if (c->groups % p == 0) list_add(np, sizeof np, p);
+        for (int g = d->size; g <= c->batch && g <= GTREE_MAX_GROUPS && strlen(gs) < 200; g += d->size)
+            if (c->batch % g == 0) list_add(gs, sizeof gs, g);
+        if (gs[0])
+            return dl_fail(DL_EARG, "%d ranks cannot share %d groups with identical results: run with -np %s, "
+                           "or with --groups %s for -np %d (--batch %d)", d->size, c->groups, np, gs, d->size, c->batch);
+        return dl_fail(DL_EARG, "%d ranks cannot share %d groups with identical results: run with -np %s, "
+                       "or with a --batch that is a multiple of %d and --groups %d", d->size, c->groups, np, d->size, d->size);
+    }
+    if (!(c->lr > 0)) return dl_fail(DL_EARG, "--lr must be > 0");
+    const char *bm = c->best_metric;
+    if (bm && strcmp(bm, "accuracy") && strcmp(bm, "valid_loss") && strcmp(bm, "fbeta") && strcmp(bm, "topk"))
+        return dl_fail(DL_EARG, "--best-metric %s: choose accuracy, valid_loss, fbeta or topk", bm);
+    if (bm && !strcmp(bm, "topk") && c->topk < 1) return dl_fail(DL_EARG, "--best-metric topk needs --topk K");
+    return DL_OK;
+}
+
+void trainer_free(Trainer *t) {
+    dl_free(t->red);
+    for (int w = 0; t->wk && w < t->nworkers; w++) {
+        Worker *k = &t->wk[w];
+        if (w > 0) { k->own.params = NULL; k->own.state = NULL; model_free(&k->own); }   /* borrowed */
+        dl_free(k->x); dl_free(k->targets); dl_free(k->aug_tmp); dl_free(k->labels); dl_free(k->merges);
+    }
+    dl_free(t->wk);
+    gtree_free(&t->tree);
+    dist_tree_free(&t->xt);
+    dl_free(t->item_lo); dl_free(t->item_hi); dl_free(t->item_buf); dl_free(t->item_out);
+    dl_free(t->reduce_scratch); dl_free(t->ob.state); dl_free(t->seg);
+    dl_free(t->seg_lr); dl_free(t->seg_mult);
+    dl_free(t->m.prof);
+    loader_free(t->loader);
+    sampler_free(&t->sampler);
+    run_close(&t->run);
+    dl_free(t->valid_logits);
+    dl_free(t->model_text);
+    dl_free(t->pos.metrics_csv);   /* a resume's copy: rank 0 frees it in open_run_dir, other ranks here */
+    model_free(&t->m);
+    dataset_close(&t->train);
+    dataset_close(&t->valid);
+}
+
+DlStatus trainer_open_data(Trainer *t) {
+    int64_t budget = (int64_t)t->c->memory_budget << 20;
+    DlStatus st = dataset_open_budget(&t->train, t->c->train_path, budget);
+    if (st == DL_OK && t->c->normalize) {
+        if (!t->train.has_stats && !t->resume_norm.on)
+            st = dl_fail(DL_EFORMAT, "--normalize: '%s' has no mean/std attributes (made by an older dlprep): "
+                         "re-run dlprep to store them", t->train.path);
+        t->train.normalize = 1;
+        if (t->resume_norm.on) {   /* resuming: exactly the statistics the run started with */
+            memcpy(t->train.mean, t->resume_norm.mean, sizeof t->train.mean);
+            memcpy(t->train.std, t->resume_norm.std, sizeof t->train.std);
+        }
+    }
+    if (t->c->lr_find) return dist_agree(t->d, st);   /* no validation */
+    if (st == DL_OK && t->d->rank == 0) st = dataset_open_budget(&t->valid, t->c->valid_path, budget);
+    if (st == DL_OK && t->d->rank == 0 && t->c->normalize) {   /* validation uses the training statistics */
+        t->valid.normalize = 1;
+        memcpy(t->valid.mean, t->train.mean, sizeof t->valid.mean);
+        memcpy(t->valid.std, t->train.std, sizeof t->valid.std);
+    }
+    if (st == DL_OK && t->d->rank == 0) {
+        const Dataset *a = &t->train, *b = &t->valid;
+        if (a->h != b->h || a->w != b->w || a->c != b->c)
+            st = dl_fail(DL_EFORMAT, "'%s' has %dx%dx%d images but '%s' has %dx%dx%d: build both with the same dlprep --size/--channels",
+                         b->path, b->h, b->w, b->c, a->path, a->h, a->w, a->c);
+        else if (a->k != b->k || a->multi != b->multi)
+            st = dl_fail(DL_EFORMAT, "'%s' has %d classes (%s) but '%s' has %d (%s): validate on data with the training classes",
+                         b->path, b->k, b->multi ? "multi" : "single", a->path, a->k, a->multi ? "multi" : "single");
+        for (int i = 0; st == DL_OK && i < a->k; i++)
+            if (strcmp(a->class_names[i], b->class_names[i]) != 0)
+                st = dl_fail(DL_EFORMAT, "class %d is '%s' in '%s' but '%s' in '%s': the files must list the same classes in the same order",
+                             i, a->class_names[i], a->path, b->class_names[i], b->path);
+    }
+    return dist_agree(t->d, st);
+}
+
+/* One optimizer segment per parameter tensor of the layers not frozen
+ * (frozen layers are never touched: not even momentum or weight decay). */
+void trainer_set_segments(Trainer *t) {
+    Model *m = &t->m;
+    t->nseg = 0;
+    for (int i = m->frozen; i < m->n_layers; i++) {
+        TensorInfo ti[4];
+        int nt = layer_ops(m->spec[i].kind)->params(&m->spec[i], ti);
+        size_t off = m->w_off[i];
+        for (int j = 0; j < nt; j++) {
+            t->seg_mult[t->nseg] = 1.0f;
+            t->seg[t->nseg++] = (ParamSeg){ off, tensor_info_size(&ti[j]), ti[j].decay };
+            off += tensor_info_size(&ti[j]);
+        }
+    }
+}
+
+DlStatus trainer_build(Trainer *t) {
+    const TrainConfig *c = t->c;
+    t->G = c->groups;
+    t->gs = c->batch / c->groups;
+    t->local = c->groups / t->d->size;
+    /* Threads: with several groups per rank, each thread runs a run of
+     * consecutive groups (BLAS single-threaded inside), the way ranks do;
+     * else BLAS threads. Every run leaves the subtrees of the sum inside
+     * it, so how the rank's groups are cut into runs changes no bits. */
+    t->nworkers = 1;
+    for (int w = 2; w <= c->threads && w <= t->local; w++)
+        if (t->local % w == 0) t->nworkers = w;
+    t->gw = t->local / t->nworkers;
+    gtree_init(&t->tree, t->G);
+    t->topk = c->topk > t->train.k ? t->train.k : c->topk;
+    t->beta = c->fbeta > 0 ? c->fbeta : t->train.multi ? 2.0 : 0.0;
+    DlStatus st = augment_parse(&t->aug, c->augment);
+    if (st == DL_OK && t->aug.dihedral && t->train.h != t->train.w)
+        st = dl_fail(DL_EARG, "--augment dihedral needs square images; '%s' has %dx%d (use hflip,vflip)",
+                     t->train.path, t->train.h, t->train.w);
+    if (st != DL_OK) return st;
+    char *text = NULL;
+    if (t->model_text) text = dl_strdup(t->model_text);
+    else {
+        int from_ckpt = 0;
+        st = model_text_any(&text, c->model, &from_ckpt);
+        if (st == DL_OK && from_ckpt) {   /* e.g. an imported network: its head takes this dataset's classes */
+            char *h = model_text_head_classes(text);
+            dl_free(text);
+            text = h;
+        }
+    }
+    if (st == DL_OK) {
+        Shape in = { t->train.c, t->train.h, t->train.w };
+        st = model_init(&t->m, text, c->model, in, t->train.k, t->gw * t->gs);
+    }
+    dl_free(text);
+    if (st != DL_OK) return st;
+    model_init_params(&t->m, c->seed);
+    Model *m = &t->m;
+    if (c->freeze) {
+        int i = model_find_layer(m, c->freeze);
+        if (i < 0) return dl_fail(DL_EARG, "--freeze: the model has no layer '%s' (see dltrain summary --model %s)", c->freeze, c->model);
+        t->freeze_at = i + 1;
+    } else if (c->fine_tune[0] > 0) {
+        for (int i = 0; i < m->n_layers; i++) if (layer_param_count(&m->spec[i]) > 0) t->freeze_at = i;   /* all but the head */
+    }
+    if (c->unfreeze) t->freeze_at = 0;
+    if (c->init) {
+        st = trainer_init_from(t, c->init);
+        if (st != DL_OK) return st;
+    }
+    t->red_n = m->n_params + m->n_bstat + RED_EXTRA;
+    t->red = dl_calloc((size_t)t->local * t->red_n, sizeof(float));   /* frozen layers' ranges stay 0 */
+    if (!is_pow2(t->G)) dist_tree_init(&t->xt, t->d, &t->tree, t->red_n);
+    t->reduce_scratch = dl_malloc(sizeof(float) * (t->red_n / 2 + 1));
+    st = optim_parse_kind(c->optimizer ? c->optimizer : "sgd", &t->opt.kind);
+    if (st != DL_OK) return st;
+    t->opt.momentum = c->momentum;
+    t->opt.nesterov = c->nesterov;
+    t->opt.weight_decay = c->weight_decay;
+    t->opt.beta1 = c->beta1;
+    t->opt.beta2 = c->beta2;
+    t->opt.eps = c->eps;
+    t->opt.threads = t->nworkers;   /* the step splits its parameters between the workers' threads */
+    t->ob.kind = optim_kind_name(t->opt.kind);
+    t->ob.nbuf = (int)(optim_state_count(&t->opt, m->n_params) / (m->n_params ? m->n_params : 1));
+    t->ob.names[0] = t->opt.kind == OPT_SGD ? "momentum" : "exp_avg";
+    t->ob.names[1] = "exp_avg_sq";
+    t->ob.state = dl_calloc(optim_state_count(&t->opt, m->n_params) + 1, sizeof(float));
+    t->seg = dl_calloc((size_t)m->n_layers * 4, sizeof(ParamSeg));
+    t->seg_lr = dl_calloc((size_t)m->n_layers * 4, sizeof(float));
+    t->seg_mult = dl_calloc((size_t)m->n_layers * 4, sizeof(float));
+    trainer_set_segments(t);
+    if (c->profile) m->prof = dl_calloc(2 * (size_t)m->n_layers, sizeof(double));
+    t->wk = dl_calloc((size_t)t->nworkers, sizeof(Worker));
+    for (int w = 0; w < t->nworkers && st == DL_OK; w++) {
+        Worker *k = &t->wk[w];
+        if (w == 0) k->m = m;
+        else {
+            st = model_init(&k->own, m->text, m->source, m->input, m->classes, t->gw * t->gs);
+            if (st != DL_OK) break;
+            dl_free(k->own.params); dl_free(k->own.state);
+            k->own.params = m->params;   /* shared, read-only during a step */
+            k->own.state = m->state;
+            k->m = &k->own;
+        }
+        k->x = dl_malloc(sizeof(float) * t->gw * t->gs * shape_size(m->input));
+        k->aug_tmp = dl_malloc(sizeof(float) * shape_size(m->input));
+        k->labels = dl_malloc(sizeof(int32_t) * t->gw * t->gs);
+        k->targets = dl_malloc(sizeof(float) * t->gw * t->gs * m->classes);
+        int g0 = t->d->rank * t->local + w * t->gw;   /* its run of groups, G-wide */
+        k->merges = dl_malloc((size_t)t->gw);
+        gtree_plan(&t->tree, g0, g0 + t->gw, k->merges);
+        DL_CHECK(gtree_roots(&t->tree, g0, g0 + t->gw, NULL) <= GTREE_MAX_DEPTH);
+        k->nroots = gtree_roots(&t->tree, g0, g0 + t->gw, k->first);
+    }
+    /* items summed after the workers: their subtrees (parameters), then
+     * every group alone (batch statistics, loss: not summed by the model) */
+    DL_CHECK(gtree_roots(&t->tree, t->d->rank * t->local, (t->d->rank + 1) * t->local, NULL) <= GTREE_MAX_DEPTH);
+    t->nroots = gtree_roots(&t->tree, t->d->rank * t->local, (t->d->rank + 1) * t->local, t->roots);
+    t->item_lo = dl_malloc(sizeof(int) * 2 * t->local);
+    t->item_hi = dl_malloc(sizeof(int) * 2 * t->local);
+    t->ni = 0;
+    for (int w = 0; w < t->nworkers; w++)
+        for (int j = 0; j < t->wk[w].nroots; j++, t->ni++) {
+            t->item_lo[t->ni] = t->wk[w].first[j];
+            t->item_hi[t->ni] = j + 1 < t->wk[w].nroots ? t->wk[w].first[j + 1] : t->d->rank * t->local + (w + 1) * t->gw;
+        }
+    for (int g = 0; g < t->local; g++) {
+        t->item_lo[t->ni + g] = t->d->rank * t->local + g;
+        t->item_hi[t->ni + g] = t->d->rank * t->local + g + 1;
+    }
+    t->item_buf = dl_malloc(sizeof(float *) * t->nworkers * (t->local + 1));
+    t->item_out = dl_malloc(sizeof(int) * t->nworkers * t->local);
+    if (st != DL_OK) return st;
+    sampler_init(&t->sampler, t->train.n, t->train.n, c->seed);
+    t->loader = loader_new(&t->train, t->local * t->gs);
+    if (t->nworkers > 1) openblas_set_num_threads(1);   /* each thread runs its own groups */
+    return DL_OK;
+}

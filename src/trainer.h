@@ -80,12 +80,18 @@ typedef struct {
     float *valid_logits;       /* rank 0: (valid.n, k) the last validation's logits, for report.html */
 } Trainer;
 
+static inline int is_pow2(int x) { return x > 0 && (x & (x - 1)) == 0; }
+
 /* train.c */
 DlStatus trainer_step(Trainer *t, int epoch, int64_t step, double *loss, double *correct, int *stop, int *skipped);
-void trainer_set_segments(Trainer *t);
 void trainer_shuffle_epoch(Trainer *t, int epoch, int64_t n);
 
 /* train_setup.c */
+DlStatus trainer_check_config(const TrainConfig *c, const Dist *d);
+void trainer_free(Trainer *t);
+DlStatus trainer_open_data(Trainer *t);
+DlStatus trainer_build(Trainer *t);
+void trainer_set_segments(Trainer *t);
 int trainer_stdout_is_terminal(void);
 DlStatus trainer_open_run_dir(Trainer *t, int resuming);
 DlStatus trainer_resume_info(Trainer *t, TrainConfig *eff, const char *path);
