@@ -10,7 +10,11 @@ width_mult, default 1.0); SIZE: the square input side (3 x SIZE x SIZE).
 bn (the default) exports with training=TrainingMode.TRAINING, which keeps
 BatchNormalization nodes with the running statistics (what fine-tuning
 wants); eval folds batch norm into the convolutions. Seeded: the same
-arguments write the same file. With ImageNet weights (torchvision 0.14):
+arguments write the same file. Random weights leave the batch-norm running
+statistics at 0 and 1, far from what the layers compute, so that an eval-mode
+forward saturates; as a stand-in for a trained network's statistics they are
+first set to the cumulative mean/variance over 8 batches of 16 random
+inputs (training-mode forwards, momentum None). With ImageNet weights (torchvision 0.14):
 torchvision.models.mobilenet_v2(weights="IMAGENET1K_V1") instead of the
 random ones below.
 """
@@ -33,6 +37,17 @@ def main():
         net = torchvision.models.mobilenet_v2(width_mult=float(sys.argv[5]) if len(sys.argv) > 5 else 1.0)
     else:
         net = getattr(torchvision.models, name)()
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    g = torch.Generator().manual_seed(2)
+    net.train()
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    with torch.no_grad():
+        for _ in range(8):
+            net(torch.randn(16, 3, size, size, generator=g))
+    for m in bns:
+        m.momentum = 0.1
     net.eval()
     x = torch.randn(2, 3, size, size)   # 2: the training-mode trace needs more than 1 value per channel
     if mode == "bn":
