@@ -13,15 +13,18 @@
 #     folder compared with `dltrain eval --predictions` on the imported test
 #     set, image for image (same class, probabilities within 1e-5); ONNX
 #     Runtime on the exported file too when BUILD/ort holds onnxruntime-node
-#     (tests/cli_export.sh installs it there). Exits non-zero on any
-#     disagreement.
+#     (tests/cli_export.sh installs it there), within ORT_TOL (1e-4: on this
+#     deep random-weight network float32 rounding alone moves a probability
+#     by up to ~1.6e-5, ONNX Runtime's optimised graph against its
+#     unoptimised one; tests/cli_export.sh holds the 1e-5 check). Exits
+#     non-zero on any disagreement.
 #
 #   bash launch/onnx_walkthrough.sh
 #
 # Environment overrides: RUN (runs/onnx-walkthrough) BUILD (build) TRAIN
 #   (2000 training images) TEST (500 test images) SIZE (32) WIDTH (1.0:
 #   mobilenet_v2's width_mult) FINE_TUNE (1,2) SETUP (1; 0: skip
-#   launch/setup.sh, the build must be there). Safe to rerun: the JPEG
+#   launch/setup.sh, the build must be there) ORT_TOL (1e-4). Safe to rerun: the JPEG
 #   folder and the ONNX start are kept once made; the run is made afresh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -109,7 +112,7 @@ paste -d'\n' <(tail -n +2 "$RUN/predict.csv" | cut -d, -f2-) <(tail -n +2 "$RUN/
 ORT=$BUILD/ort
 if [ -f "$ORT/node_modules/onnxruntime-node/package.json" ] && command -v node > /dev/null; then
   mkdir -p "$RUN/ort"
-  $PY tests/ort/check_export.py "$RUN/model.onnx" "$RUN/test.h5" "$RUN/predict.csv" "$ORT" "$RUN/ort" \
+  CHECK_TOL=${ORT_TOL:-1e-4} $PY tests/ort/check_export.py "$RUN/model.onnx" "$RUN/test.h5" "$RUN/predict.csv" "$ORT" "$RUN/ort" \
     || die "ONNX Runtime on $RUN/model.onnx disagrees with dltrain predict"
 else
   echo "ONNX Runtime check skipped: no $ORT/node_modules/onnxruntime-node (ctest -R cli_export installs it)"
