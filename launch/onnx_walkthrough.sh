@@ -62,10 +62,10 @@ show dlprep folder "$J" -o "$RUN/train.h5" --valid-out "$RUN/test.h5" --size "$S
 
 # 2. the torchvision network as ONNX, imported with ImageNet's mean/std
 START=$RUN/mobilenet_v2.onnx
-if [ ! -f "$START.done-$SIZE-$WIDTH" ]; then
-  show python3 tests/onnx/export_torchvision.py mobilenet_v2 "$START" "$SIZE" bn "$WIDTH"
-  $PY tests/onnx/export_torchvision.py mobilenet_v2 "$START" "$SIZE" bn "$WIDTH" || die "torch.onnx.export failed (needs python3-torch, python3-torchvision)"
-  rm -f "$START".done-* && touch "$START.done-$SIZE-$WIDTH"
+if [ ! -f "$START.done-calib-$SIZE-$WIDTH" ]; then
+  show python3 tests/onnx/export_torchvision.py mobilenet_v2 "$START" "$SIZE" calib "$WIDTH"
+  $PY tests/onnx/export_torchvision.py mobilenet_v2 "$START" "$SIZE" calib "$WIDTH" || die "torch.onnx.export failed (needs python3-torch, python3-torchvision)"
+  rm -f "$START".done-* && touch "$START.done-calib-$SIZE-$WIDTH"
 fi
 show dltrain import "$START" -o "$RUN/start.h5" --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --overwrite
 "$DT" import "$START" -o "$RUN/start.h5" --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --overwrite | tail -1
