@@ -153,7 +153,10 @@ static int resolved_pad(const LayerSpec *s) { return s->pad == PAD_SAME ? (s->si
  * without count_pad: only real pixels are counted). Only an avgpool with
  * count_pad whose last window reaches past the padding needs ONNX's
  * ceil_mode (opset >= 10), which divides by the window clipped to the
- * padded input as PyTorch does; at opset 9 it is refused. */
+ * padded input as PyTorch does; at opset 9 it is refused. (Where PyTorch
+ * drops a window, the end pad computed here is below `pad`; ONNX's
+ * ceil_mode, which before opset 19 keeps such a window, is refused when the
+ * other axis of a non-square input needs it.) */
 static DlStatus emit_pool(Builder *b, const LayerSpec *s, const char *x, const char *out) {
     int R = s->size, st = s->stride, pad = s->pad, end_h = pad, end_w = pad, ceil_attr = 0;
     if (s->ceil_mode) {
@@ -165,6 +168,11 @@ static DlStatus emit_pool(Builder *b, const LayerSpec *s, const char *x, const c
             if (b->opset < 10)
                 return dl_fail(DL_EFORMAT, "layer '%s' (line %d): an avgpool with ceil=1 and count_pad=1 needs ONNX's ceil_mode, "
                                "which opset %d lacks; export with --opset 10 or later", s->name, s->line, b->opset);
+            /* ceil_mode holds for both axes: on a non-square input the other
+             * axis may be one where PyTorch drops a window that ONNX keeps */
+            if ((s->in.h + 2 * pad - R + st - 1) / st + 1 != s->out.h || (s->in.w + 2 * pad - R + st - 1) / st + 1 != s->out.w)
+                return dl_fail(DL_EFORMAT, "layer '%s' (line %d): this avgpool (ceil=1, count_pad=1) on a %dx%d input has no ONNX "
+                               "equivalent before opset 19; use count_pad=0 or ceil=0", s->name, s->line, s->in.h, s->in.w);
             end_h = end_w = pad;
             ceil_attr = 1;
         }
