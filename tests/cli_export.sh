@@ -58,7 +58,7 @@ NET
 # check MODEL DATA OPSET [train flags]: train 1 epoch, predict every class, export, compare
 check() {
   local model=$1 data=$2 opset=$3 tag; shift 3
-  tag=$(basename "$model" .txt)
+  tag=$(basename "$model"); tag=${tag%.*}
   "$DT" train --train "$T/$data.h5" --valid "$T/$data.h5" --model "$model" --epochs 1 --batch 32 --seed 5 \
     --out "$T/run-$tag" --no-progress "$@" > /dev/null
   "$DT" predict --checkpoint "$T/run-$tag/last.h5" "$T/img" --topk 10 --csv "$T/pred-$tag.csv" > /dev/null 2>&1
@@ -70,6 +70,35 @@ check() {
 check fmnist-bn g28 13 --normalize
 check resnet8 c32 9
 check "$T/allkinds.txt" c32 17
+
+# the layer kinds import brought: relu6 and clip (ONNX Clip: min/max as
+# attributes before opset 11, as inputs from 11), concat, grouped conv, pools
+# with pads, ceil mode (mp2 is a case where PyTorch drops a last window that
+# would start in the padding) and count_pad; the same checkpoint at opset 10
+# (attributes, ceil_mode) and 13 (inputs); opset 9 has no ceil_mode for ap1
+cp "$SRC/tests/onnx/newkinds.txt" "$T/newkinds.txt"
+check "$T/newkinds.txt" c32 13
+"$DT" export --checkpoint "$T/run-newkinds/last.h5" -o "$T/newkinds10.onnx" --opset 10 > /dev/null
+$PY -c "import onnx,sys; g=onnx.load(sys.argv[1]).graph; c=[n for n in g.node if n.op_type=='Clip']; assert c and all(len(n.input)==1 and len(n.attribute)==2 for n in c)" \
+  "$T/newkinds10.onnx" || fail "opset 10: Clip should carry min/max as attributes"
+mkdir -p "$T/ort-newkinds10"
+$PY "$SRC/tests/ort/check_export.py" "$T/newkinds10.onnx" "$T/c32.h5" "$T/pred-newkinds.csv" "$ORT" "$T/ort-newkinds10" \
+  || fail "newkinds (opset 10): the exported graph disagrees with dltrain predict"
+expect_error "layer 'ap1' (line 8): an avgpool with ceil=1 and count_pad=1 needs ONNX's ceil_mode, which opset 9 lacks" \
+  "$DT" export --checkpoint "$T/run-newkinds/last.h5" -o "$T/newkinds9.onnx" --opset 9
+[ ! -e "$T/newkinds9.onnx" ] || fail "a refused export left a file"
+
+# torchvision networks (random weights, batch norm kept) imported with
+# ImageNet's mean/std, trained a few steps with a new 10-class head, exported
+# and run in ONNX Runtime: resnet18 (residual adds), mobilenet_v2 (relu6,
+# depthwise), squeezenet1_1 (concat, ceil-mode pools), all at 3x32x32
+for net in resnet18 mobilenet_v2 squeezenet1_1; do
+  $PY "$SRC/tests/onnx/export_torchvision.py" $net "$T/$net.onnx" 32 bn 0.5 > /dev/null || fail "torch.onnx.export of $net"
+  "$DT" import "$T/$net.onnx" -o "$T/$net.h5" --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 > /dev/null
+done
+check "$T/resnet18.h5" c32 13 --init "$T/resnet18.h5" --limit 128 --lr 0.01
+check "$T/mobilenet_v2.h5" c32 11 --init "$T/mobilenet_v2.h5" --limit 128 --lr 0.01
+check "$T/squeezenet1_1.h5" c32 17 --init "$T/squeezenet1_1.h5" --limit 128 --lr 0.01
 
 # multi-label: a sigmoid output; predict prints every tag with --threshold 0
 {

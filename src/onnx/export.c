@@ -118,7 +118,7 @@ static const char *add_init(Builder *b, const char *name, const float *v, int ra
     t->has_data_type = 1;
     t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
     t->n_dims = (size_t)rank;
-    t->dims = balloc(b, sizeof(int64_t) * (size_t)rank);
+    t->dims = rank ? balloc(b, sizeof(int64_t) * (size_t)rank) : NULL;
     size_t count = 1;
     for (int i = 0; i < rank; i++) { t->dims[i] = dims[i]; count *= (size_t)dims[i]; }
     t->n_float_data = count;
@@ -146,6 +146,67 @@ static int layer_inits(Builder *b, const Model *m, int i, int states, const char
 
 static int resolved_pad(const LayerSpec *s) { return s->pad == PAD_SAME ? (s->size - 1) / 2 : s->pad; }
 
+/* Pooling. Floor mode: symmetric pads. Ceil mode (PyTorch's, which drops a
+ * last window that would start in the right/bottom padding): written as
+ * floor mode with the end pad that gives the same output size, exact at
+ * every opset where padding cannot change a value (maxpool: -inf; avgpool
+ * without count_pad: only real pixels are counted). Only an avgpool with
+ * count_pad whose last window reaches past the padding needs ONNX's
+ * ceil_mode (opset >= 10), which divides by the window clipped to the
+ * padded input as PyTorch does; at opset 9 it is refused. (Where PyTorch
+ * drops a window, the end pad computed here is below `pad`; ONNX's
+ * ceil_mode, which before opset 19 keeps such a window, is refused when the
+ * other axis of a non-square input needs it.) */
+static DlStatus emit_pool(Builder *b, const LayerSpec *s, const char *x, const char *out) {
+    int R = s->size, st = s->stride, pad = s->pad, end_h = pad, end_w = pad, ceil_attr = 0;
+    if (s->ceil_mode) {
+        end_h = (s->out.h - 1) * st + R - s->in.h - pad;   /* < R: the last window starts inside the input */
+        end_w = (s->out.w - 1) * st + R - s->in.w - pad;
+        if (end_h < 0) end_h = 0;
+        if (end_w < 0) end_w = 0;
+        if (s->kind == LK_AVGPOOL && s->count_pad && (end_h > pad || end_w > pad)) {
+            if (b->opset < 10)
+                return dl_fail(DL_EFORMAT, "layer '%s' (line %d): an avgpool with ceil=1 and count_pad=1 needs ONNX's ceil_mode, "
+                               "which opset %d lacks; export with --opset 10 or later", s->name, s->line, b->opset);
+            /* ceil_mode holds for both axes: on a non-square input the other
+             * axis may be one where PyTorch drops a window that ONNX keeps */
+            if ((s->in.h + 2 * pad - R + st - 1) / st + 1 != s->out.h || (s->in.w + 2 * pad - R + st - 1) / st + 1 != s->out.w)
+                return dl_fail(DL_EFORMAT, "layer '%s' (line %d): this avgpool (ceil=1, count_pad=1) on a %dx%d input has no ONNX "
+                               "equivalent before opset 19; use count_pad=0 or ceil=0", s->name, s->line, s->in.h, s->in.w);
+            end_h = end_w = pad;
+            ceil_attr = 1;
+        }
+    }
+    Onnx__NodeProto *nd = add_node(b, s->kind == LK_MAXPOOL ? "MaxPool" : "AveragePool", s->name, 1, &x, out);
+    attr_ints(b, nd, "kernel_shape", R, R, 2);
+    attr_ints(b, nd, "strides", st, st, 2);
+    if (pad || end_h || end_w) {
+        Onnx__AttributeProto *a = add_attr(b, nd, "pads", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+        a->n_ints = 4;
+        a->ints = balloc(b, sizeof(int64_t) * 4);
+        a->ints[0] = pad; a->ints[1] = pad; a->ints[2] = end_h; a->ints[3] = end_w;   /* h_begin, w_begin, h_end, w_end */
+    }
+    if (ceil_attr) attr_int(b, nd, "ceil_mode", 1);
+    if (s->kind == LK_AVGPOOL && s->count_pad && (pad || end_h || end_w)) attr_int(b, nd, "count_include_pad", 1);
+    return DL_OK;
+}
+
+/* relu6 and clip: ONNX Clip, min/max as attributes before opset 11 and as
+ * (scalar) inputs from opset 11. */
+static DlStatus emit_clip(Builder *b, const Model *m, int i, const char *x, const char *out) {
+    const LayerSpec *s = &m->spec[i];
+    if (b->opset < 11) {
+        Onnx__NodeProto *nd = add_node(b, "Clip", s->name, 1, &x, out);
+        attr_float(b, nd, "min", s->lo);
+        attr_float(b, nd, "max", s->hi);
+        return DL_OK;
+    }
+    const char *in[3] = { x, add_init(b, bstr(b, "%s.min", s->name), &s->lo, 0, NULL),
+                          add_init(b, bstr(b, "%s.max", s->name), &s->hi, 0, NULL) };
+    add_node(b, "Clip", s->name, 3, in, out);
+    return DL_OK;
+}
+
 /* Emits layer i. val[j]: the value name of layer j's output; flat[j]: it is
  * (N, U) rather than (N, C, H, W) in the graph. out: the name to give
  * layer i's output (its own, or "logits" for the last). */
@@ -168,6 +229,7 @@ static DlStatus emit_layer(Builder *b, const Model *m, int i, const char **val, 
         attr_ints(b, nd, "strides", s->stride, s->stride, 2);
         attr_ints(b, nd, "pads", resolved_pad(s), resolved_pad(s), 4);
         if (s->kind == LK_DWCONV) attr_int(b, nd, "group", s->in.c);
+        else if (s->groups > 1) attr_int(b, nd, "group", s->groups);
         return DL_OK;
     }
     case LK_DENSE: {
@@ -201,12 +263,12 @@ static DlStatus emit_layer(Builder *b, const Model *m, int i, const char **val, 
         attr_float(b, nd, "alpha", s->alpha);
         return DL_OK;
     case LK_MAXPOOL:
-    case LK_AVGPOOL:   /* no padding, floor mode: ONNX's defaults */
+    case LK_AVGPOOL:
         if (xflat) break;
-        nd = add_node(b, s->kind == LK_MAXPOOL ? "MaxPool" : "AveragePool", s->name, 1, &x, out);
-        attr_ints(b, nd, "kernel_shape", s->size, s->size, 2);
-        attr_ints(b, nd, "strides", s->stride, s->stride, 2);
-        return DL_OK;
+        return emit_pool(b, s, x, out);
+    case LK_RELU6:
+    case LK_CLIP:
+        return emit_clip(b, m, i, x, out);
     case LK_GAP: {
         if (xflat) break;
         const char *p = bstr(b, "%s.pool", s->name);
@@ -220,12 +282,14 @@ static DlStatus emit_layer(Builder *b, const Model *m, int i, const char **val, 
         add_node(b, "Flatten", s->name, 1, &x, out);
         flat[i] = 1;
         return DL_OK;
-    case LK_ADD: {
+    case LK_ADD:
+    case LK_CONCAT: {
         if (flat[s->from] != xflat)
-            return dl_fail(DL_EFORMAT, "layer '%s' (line %d) adds a flat vector to an image-shaped one: not expressible in the exported graph",
-                           s->name, s->line);
+            return dl_fail(DL_EFORMAT, "layer '%s' (line %d) %s a flat vector and an image-shaped one: not expressible in the exported graph",
+                           s->name, s->line, s->kind == LK_ADD ? "adds" : "concatenates");
         const char *in[2] = { x, val[s->from] };
-        add_node(b, "Add", s->name, 2, in, out);
+        nd = add_node(b, s->kind == LK_ADD ? "Add" : "Concat", s->name, 2, in, out);
+        if (s->kind == LK_CONCAT) attr_int(b, nd, "axis", 1);   /* channels (image) or units (flat) */
         return DL_OK;
     }
     case LK_DROPOUT:   /* inference: the identity */

@@ -12,6 +12,7 @@ written by `dltrain export` against `dltrain predict`, image for image.
   and resize code); its probabilities must equal predict's within 1e-5 for
   every image and class, and the same argmax (single-label). A second run on
   the first 3 images alone (another batch size) must give the same values.
+CHECK_TOL in the environment replaces the 1e-5 tolerance.
 PREDICTIONS: single-label, predict's --csv written with --topk K (every
 class); multi-label, predict's stdout with --threshold 0 (every tag).
 """
@@ -24,7 +25,7 @@ import h5py
 import numpy as np
 import onnx
 
-TOL = 1e-5
+TOL = float(os.environ.get("CHECK_TOL", "1e-5"))   # the walkthrough passes a looser one (README)
 
 
 def fail(msg):
