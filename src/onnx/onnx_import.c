@@ -33,8 +33,19 @@ Value *imp_find(Ctx *c, const char *name) {
     return NULL;
 }
 
+/* Room for `more` values without moving c->v: a node's mapper holds
+ * pointers into it (its inputs' Values and constant tensors) while it adds
+ * its outputs, so walk() reserves a node's worth before mapping it. */
+static void imp_reserve(Ctx *c, size_t more) {
+    if ((size_t)c->nv + more <= (size_t)c->capv) return;
+    size_t cap = c->capv ? 2 * (size_t)c->capv : 64;
+    while (cap < (size_t)c->nv + more) cap *= 2;
+    c->v = dl_realloc(c->v, sizeof *c->v * cap);
+    c->capv = (int)cap;
+}
+
 Value *imp_add_value(Ctx *c, const char *name) {
-    if (c->nv == c->capv) c->v = dl_realloc(c->v, sizeof *c->v * (size_t)(c->capv = c->capv ? 2 * c->capv : 64));
+    if (c->nv == c->capv) imp_reserve(c, 1);
     Value *v = &c->v[c->nv++];
     memset(v, 0, sizeof *v);
     v->name = name;
@@ -248,8 +259,10 @@ static DlStatus walk(Ctx *c, const Onnx__ModelProto *mp, const OnnxFeed *feeds, 
         for (int64_t j = 0; j < t->count; j++) t->i[j] = t->f[j] >= -9.0e18f && t->f[j] <= 9.0e18f ? (int64_t)t->f[j] : 0;
     }
     if ((st = graph_input(c, feeds, n_feeds))) return st;
-    for (size_t i = 0; i < g->n_node; i++)
+    for (size_t i = 0; i < g->n_node; i++) {
+        imp_reserve(c, 16);   /* a mapper adds a value or two: c->v does not move while it runs */
         if ((st = imp_map_node(c, g->node[i]))) return st;
+    }
     if (g->n_output != 1 || !g->output[0]->name)
         return dl_fail(DL_EFORMAT, "%s: the graph has %zu outputs; import takes a graph with one (the logits)", c->source, g->n_output);
     Value *out = imp_find(c, g->output[0]->name);
