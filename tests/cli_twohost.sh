@@ -60,13 +60,16 @@ printf 'dlhostA slots=1\ndlhostB slots=1\n' > "$T/hostfile"
 printf 'dlhostA %s\ndlhostB %s\n' $A $B > "$T/hosts.map"
 # the launch agent: called as `agent HOST COMMAND...` like ssh, runs the
 # command line in that host's namespace under its own host name, with a
-# fresh environment as sshd would (mpirun's reaches remote ranks only by -x)
+# fresh environment as sshd would (mpirun's reaches remote ranks only by -x),
+# but for the sanitizer options of CI's ASan stage (as a cluster's login
+# profile would set them): without them the remote rank reports Open MPI's
+# own leaks at exit
 cat > "$T/agent.sh" <<EOF
 #!/bin/sh
 host=\$1; shift
 ns=\$(awk -v h="\$host" '\$1 == h { print \$2 }' "$T/hosts.map")
 [ -n "\$ns" ] || { echo "agent: unknown host \$host" >&2; exit 255; }
-exec env -i PATH="\$PATH" HOME="\$HOME" ip netns exec "\$ns" unshare --uts -- sh -c "hostname \$host && exec \$*"
+exec env -i PATH="\$PATH" HOME="\$HOME" ASAN_OPTIONS="${ASAN_OPTIONS:-}" LSAN_OPTIONS="${LSAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" ip netns exec "\$ns" unshare --uts -- sh -c "hostname \$host && exec \$*"
 EOF
 chmod +x "$T/agent.sh"
 
