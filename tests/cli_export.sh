@@ -101,18 +101,7 @@ check "$T/mobilenet_v2.h5" c32 11 --init "$T/mobilenet_v2.h5" --limit 128 --lr 0
 check "$T/squeezenet1_1.h5" c32 17 --init "$T/squeezenet1_1.h5" --limit 128 --lr 0.01
 
 # multi-label: a sigmoid output; predict prints every tag with --threshold 0
-{
-  echo "image_name,tags"
-  for dir in "$T"/img/*/; do
-    cls=$(basename "$dir")
-    case $cls in
-      T-shirt_top|Shirt) tags="clothing upper" ;;  Trouser) tags="clothing lower" ;;  Dress) tags="clothing" ;;
-      Pullover|Coat) tags="clothing upper warm" ;;  Sandal) tags="footwear summer" ;;  Sneaker) tags="footwear" ;;
-      "Ankle boot") tags="footwear warm" ;;  Bag) tags="" ;;
-    esac
-    for f in "$dir"*.jpg; do echo "$cls/$(basename "$f" .jpg),$tags"; done
-  done
-} > "$T/labels.csv"
+fm_tags_csv "$T/img" > "$T/labels.csv"
 "$BUILD/dlprep" csv "$T/labels.csv" --images "$T/img" -o "$T/multi.h5" --size 28 --channels 1 > /dev/null
 "$DT" train --train "$T/multi.h5" --valid "$T/multi.h5" --model fmnist-bn --epochs 1 --batch 32 --out "$T/run-multi" \
   --no-progress --normalize > /dev/null

@@ -114,18 +114,7 @@ expect_error "cannot open checkpoint '$T/nope.h5'" "$DT" predict --checkpoint "$
 expect_error "not a dltrain checkpoint" "$DT" predict --checkpoint "$T/g20.h5" "$B"
 
 # multi-label: Planet-style image_name,tags; tags as eval --predictions gives them
-{
-  echo "image_name,tags"
-  for dir in "$T"/img/*/; do
-    cls=$(basename "$dir")
-    case $cls in
-      T-shirt_top|Shirt) tags="clothing upper" ;;  Trouser) tags="clothing lower" ;;  Dress) tags="clothing" ;;
-      Pullover|Coat) tags="clothing upper warm" ;;  Sandal) tags="footwear summer" ;;  Sneaker) tags="footwear" ;;
-      "Ankle boot") tags="footwear warm" ;;  Bag) tags="" ;;
-    esac
-    for f in "$dir"*.jpg; do echo "$cls/$(basename "$f" .jpg),$tags"; done
-  done
-} > "$T/labels.csv"
+fm_tags_csv "$T/img" > "$T/labels.csv"
 "$BUILD/dlprep" csv "$T/labels.csv" --images "$T/img" -o "$T/multi.h5" --size 24 --channels 1 > /dev/null
 "$DT" train --train "$T/multi.h5" --valid "$T/multi.h5" --model fmnist-bn --epochs 2 --batch 32 --out "$T/run-multi" \
   --no-progress > /dev/null

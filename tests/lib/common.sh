@@ -47,3 +47,20 @@ small_net() {
     printf 'dense   name=fc2 units=classes\n'
   } > "$1"
 }
+
+# fm_tags_csv IMGDIR: a Planet-style multi-label list (image_name,tags) for a
+# folder of Fashion-MNIST class folders (dlprep export), with made-up tags
+# per class; Bag gets none
+fm_tags_csv() {
+  echo "image_name,tags"
+  local dir cls tags f
+  for dir in "$1"/*/; do
+    cls=$(basename "$dir")
+    case $cls in
+      T-shirt_top|Shirt) tags="clothing upper" ;;  Trouser) tags="clothing lower" ;;  Dress) tags="clothing" ;;
+      Pullover|Coat) tags="clothing upper warm" ;;  Sandal) tags="footwear summer" ;;  Sneaker) tags="footwear" ;;
+      "Ankle boot") tags="footwear warm" ;;  Bag) tags="" ;;
+    esac
+    for f in "$dir"*.jpg; do echo "$cls/$(basename "$f" .jpg),$tags"; done
+  done
+}
